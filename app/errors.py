@@ -1,0 +1,120 @@
+"""Application errors: one class per contract code.
+
+    AppError (code, status)
+    ├── InvalidCredentials   INVALID_CREDENTIALS   401
+    ├── InvalidOtp           INVALID_OTP           401
+    ├── InvalidToken         INVALID_TOKEN         401
+    ├── TokenExpired         TOKEN_EXPIRED         401
+    ├── Forbidden            FORBIDDEN             403
+    ├── InvalidPayload       INVALID_PAYLOAD       400
+    ├── RecordNotUnique      RECORD_NOT_UNIQUE     400
+    ├── UserSuspended        USER_SUSPENDED        401
+    ├── RequestsExceeded     REQUESTS_EXCEEDED     429  (extensions.retry_after)
+    ├── InvalidProvider      INVALID_PROVIDER      400
+    ├── QueryTooComplex      QUERY_TOO_COMPLEX     400
+    ├── ServiceUnavailable   SERVICE_UNAVAILABLE   503
+    └── InternalServerError  INTERNAL_SERVER_ERROR 500
+
+graphql-core copies `extensions` of the original exception into the GraphQL error, so
+raising one of these in a resolver yields `extensions.code`; REST handlers use `status`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "An unexpected error occurred."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.default_message
+        self.extensions: dict[str, Any] = {"code": self.code, **extra}
+        super().__init__(self.message)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"message": self.message, "extensions": self.extensions}
+
+
+class InvalidCredentials(AppError):
+    code = "INVALID_CREDENTIALS"
+    status = 401
+    default_message = "Invalid user credentials."
+
+
+class InvalidOtp(AppError):
+    code = "INVALID_OTP"
+    status = 401
+    default_message = "Invalid one-time password."
+
+
+class InvalidToken(AppError):
+    code = "INVALID_TOKEN"
+    status = 401
+    default_message = "Invalid token."
+
+
+class TokenExpired(AppError):
+    code = "TOKEN_EXPIRED"
+    status = 401
+    default_message = "Token expired."
+
+
+class Forbidden(AppError):
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "You don't have permission to access this."
+
+
+class InvalidPayload(AppError):
+    code = "INVALID_PAYLOAD"
+    status = 400
+    default_message = "Invalid payload."
+
+
+class RecordNotUnique(AppError):
+    code = "RECORD_NOT_UNIQUE"
+    status = 400
+    default_message = "Value has to be unique."
+
+
+class UserSuspended(AppError):
+    code = "USER_SUSPENDED"
+    status = 401
+    default_message = "User is not active."
+
+
+class RequestsExceeded(AppError):
+    code = "REQUESTS_EXCEEDED"
+    status = 429
+    default_message = "Too many requests, retry later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, retry_after=max(1, int(retry_after)))
+
+
+class InvalidProvider(AppError):
+    code = "INVALID_PROVIDER"
+    status = 400
+    default_message = "Invalid provider."
+
+
+class QueryTooComplex(AppError):
+    code = "QUERY_TOO_COMPLEX"
+    status = 400
+    default_message = "Query is too complex."
+
+
+class ServiceUnavailable(AppError):
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    default_message = "Service is unavailable, retry later."
+
+
+class InternalServerError(AppError):
+    pass
+
+
+GRAPHQL_VALIDATION = "GRAPHQL_VALIDATION"

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    admin = "admin"
+    user = "user"
+    guest = "guest"
+
+
+class Status(StrEnum):
+    active = "active"
+    unverified = "unverified"
+    suspended = "suspended"
+    invited = "invited"
+
+
+class User(Model):
+    id = fields.UUIDField(primary_key=True)
+    # Stored normalised (see app.auth.identifiers.normalize_email) so the unique index is
+    # case-insensitive on every database.
+    email = fields.CharField(max_length=254, unique=True, null=True)
+    phone = fields.CharField(max_length=16, unique=True, null=True)
+    password_hash = fields.CharField(max_length=255, null=True)
+    name = fields.CharField(max_length=200, null=True)
+    first_name = fields.CharField(max_length=100, null=True)
+    last_name = fields.CharField(max_length=100, null=True)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.user)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.active)
+    email_verified = fields.BooleanField(default=False)
+    tfa_secret = fields.CharField(max_length=255, null=True)  # encrypted, never plain
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "users"
+
+    @classmethod
+    async def by_email(cls, email: str) -> User | None:
+        return await cls.get_or_none(email=email)
+
+    @property
+    def tfa_enabled(self) -> bool:
+        return self.tfa_secret is not None
