@@ -1,0 +1,83 @@
+"""Password hashing with passlib (libpass), always off the event loop.
+
+argon2id at OWASP's first setting by default; bcrypt and other passlib hashes imported from
+elsewhere still verify and are re-hashed on the next successful login (`deprecated="auto"`
+flags any hash whose scheme or parameters differ from the current ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from passlib.context import CryptContext
+
+from app.auth.secrets import new_token
+from app.config import Settings
+from app.errors import InvalidPayload
+
+BCRYPT_MAX_BYTES = 72
+
+
+class Passwords:
+    def __init__(self, settings: Settings) -> None:
+        self.min_length = settings.password_min_length
+        self.max_length = settings.password_max_length
+        self.bcrypt_first = settings.password_hash == "bcrypt"
+        schemes = ["bcrypt", "argon2"] if self.bcrypt_first else ["argon2", "bcrypt"]
+        self.context = CryptContext(
+            schemes=schemes,
+            deprecated="auto",
+            argon2__type="ID",
+            argon2__memory_cost=settings.argon2_memory_cost,
+            argon2__time_cost=settings.argon2_time_cost,
+            argon2__parallelism=settings.argon2_parallelism,
+            bcrypt__rounds=12,
+        )
+        # A bounded pool: hashing releases the GIL, but more threads than cores only make
+        # every other request wait longer (see bench/).
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
+        )
+        self._dummy_hash: str | None = None
+
+    def check_new(self, password: str) -> None:
+        """Reject a password we would not store; runs before any hashing."""
+        self.check_size(password)
+        if len(password) < self.min_length:
+            raise InvalidPayload(f"Password must be at least {self.min_length} characters.")
+        if not password.strip():
+            raise InvalidPayload("Password must not be blank.")
+
+    def check_size(self, password: str) -> None:
+        """Reject over-long input before it reaches a hash function (cheap DoS guard)."""
+        if len(password) > self.max_length:
+            raise InvalidPayload(f"Password must be at most {self.max_length} characters.")
+        if self.bcrypt_first and len(password.encode()) > BCRYPT_MAX_BYTES:
+            raise InvalidPayload(f"Password must be at most {BCRYPT_MAX_BYTES} bytes with bcrypt.")
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self.context.hash, password)
+
+    async def verify(self, password: str, stored: str | None) -> tuple[bool, str | None]:
+        """(matches, new hash to save or None). A missing hash still costs one verify."""
+        if stored is None:
+            await self.dummy_verify(password)
+            return False, None
+        try:
+            return await self._run(self.context.verify_and_update, password, stored)
+        except ValueError:
+            # bcrypt 5 raises on > 72 bytes; an unknown or corrupt hash raises too.
+            return False, None
+
+    async def dummy_verify(self, password: str) -> None:
+        """Spend the time of a real verify, so unknown users are not faster to reject."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(new_token())
+        await self._run(self.context.verify, password, self._dummy_hash)
+
+    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

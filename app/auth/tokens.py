@@ -1,0 +1,108 @@
+"""Access tokens (JWT via joserfc) and refresh-token derivation.
+
+The algorithm is pinned from configuration; `alg: none`, HS/RS confusion and any other
+algorithm fail in `jwt.decode(..., algorithms=[pinned])`. joserfc checks claims only when
+asked, so every check lives in `decode` below.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import ECKey, OctKey, RSAKey
+from joserfc.jwt import JWTClaimsRegistry
+
+from app.auth.secrets import derive_key
+from app.config import Settings
+from app.errors import InvalidToken, TokenExpired
+
+MAX_TOKEN_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    role: str
+    expires_at: int
+
+
+class AccessTokens:
+    def __init__(self, settings: Settings) -> None:
+        self.alg = settings.access_token_alg
+        self.ttl = int(settings.access_token_ttl)
+        self.issuer = settings.issuer
+        self.audience = settings.access_token_audience
+        self.key: OctKey | ECKey | RSAKey
+        if self.alg == "HS256":
+            self.key = OctKey.import_key(derive_key(settings.secret, "access-token"))
+            self.kid: str | None = None
+        else:
+            pem = (settings.access_token_private_key or "").replace("\\n", "\n")
+            key_type = ECKey if self.alg == "ES256" else RSAKey
+            self.key = key_type.import_key(pem)
+            self.kid = self.key.thumbprint()
+        self.registry = JWTClaimsRegistry(
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+            sub={"essential": True},
+            sid={"essential": True},
+        )
+
+    def issue(self, user_id: str, session_id: str, role: str) -> tuple[str, int]:
+        """(token, lifetime in milliseconds)."""
+        now = int(time.time())
+        header: dict[str, Any] = {"alg": self.alg}
+        if self.kid:
+            header["kid"] = self.kid
+        claims = {
+            "sub": user_id,
+            "sid": session_id,
+            "role": role,
+            "iat": now,
+            "exp": now + self.ttl,
+            "iss": self.issuer,
+            "aud": self.audience,
+        }
+        return jwt.encode(header, claims, self.key, algorithms=[self.alg]), self.ttl * 1000
+
+    def decode(self, token: str) -> AccessClaims:
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            raise InvalidToken()
+        try:
+            decoded = jwt.decode(token, self.key, algorithms=[self.alg])
+            self.registry.validate(decoded.claims)
+        except ExpiredTokenError:
+            raise TokenExpired() from None
+        except (JoseError, ValueError, TypeError):
+            raise InvalidToken() from None
+        claims = decoded.claims
+        if not all(isinstance(claims.get(k), str) for k in ("sub", "sid", "role")):
+            raise InvalidToken()
+        return AccessClaims(claims["sub"], claims["sid"], claims["role"], int(claims["exp"]))
+
+    def jwks(self) -> dict[str, Any]:
+        if self.alg == "HS256":
+            return {"keys": []}
+        public = self.key.as_dict(private=False)
+        return {"keys": [{**public, "kid": self.kid, "alg": self.alg, "use": "sig"}]}
+
+
+class RefreshTokens:
+    """Refresh tokens are HMAC(secret, seed:generation): 256 bits, unguessable without
+    the server secret, never stored (only their sha256), and re-derivable, which lets a
+    refresh that races a rotation receive the same successor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.key = derive_key(settings.secret, "refresh-token")
+
+    def derive(self, seed: str, generation: int) -> str:
+        digest = hmac.new(self.key, f"{seed}:{generation}".encode(), sha256).hexdigest()
+        return f"r_{digest}"

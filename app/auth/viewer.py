@@ -1,0 +1,113 @@
+"""Who is asking: one principal per request, resolved once, never raising."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+
+from app.auth.secrets import hash_token
+from app.auth.tokens import AccessTokens
+from app.config import Settings
+from app.errors import AppError, InvalidToken
+from app.models import Session, Status, User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User | None = None
+    role: str = "EVERYONE"
+    session_id: str | None = None
+    token_error: str | None = None  # INVALID_TOKEN / TOKEN_EXPIRED for a bad credential
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user is not None
+
+    @property
+    def user_id(self) -> str | None:
+        return str(self.user.id) if self.user else None
+
+
+EVERYONE = Viewer()
+
+
+def bearer_token(request: HTTPConnection) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+    return None
+
+
+def cookie_request_allowed(request: HTTPConnection, settings: Settings) -> bool:
+    """CSRF guard for cookie credentials: JSON only (no simple form posts), and a known
+    Origin when the browser sends one."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {_origin(settings.public_url), *(_origin(o) for o in settings.cors_origin)}
+    return _origin(origin) in allowed
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+async def resolve_viewer(request: HTTPConnection, settings: Settings, tokens: AccessTokens) -> Viewer:
+    token = bearer_token(request)
+    if token is None and settings.access_token_query_param:
+        token = request.query_params.get("access_token")
+    try:
+        if token is not None:
+            return await _from_access_token(token, tokens)
+        session_token = request.cookies.get(settings.session_cookie.name)
+        if session_token and cookie_request_allowed(request, settings):
+            return await _from_session_token(session_token)
+    except AppError as error:
+        return Viewer(token_error=error.code)
+    return EVERYONE
+
+
+async def _from_access_token(token: str, tokens: AccessTokens) -> Viewer:
+    claims = tokens.decode(token)
+    # The one indexed lookup of an authenticated request: it proves the session is still
+    # live (logout, reset and suspension revoke at once) and brings the user along.
+    session = await Session.filter(id=_uuid(claims.session_id)).select_related("user").first()
+    if session is None or str(session.user_id) != claims.user_id:
+        raise InvalidToken()
+    return _viewer_for(session)
+
+
+async def _from_session_token(token: str) -> Viewer:
+    if len(token) > 256:
+        raise InvalidToken()
+    session = await Session.filter(refresh_hash=hash_token(token)).select_related("user").first()
+    if session is None:
+        raise InvalidToken()
+    return _viewer_for(session)
+
+
+def _viewer_for(session: Session) -> Viewer:
+    user: User = session.user
+    if not session.is_live(datetime.now(UTC)) or user.status != Status.active:
+        raise InvalidToken()
+    return Viewer(user=user, role=str(user.role), session_id=str(session.id))
+
+
+def _uuid(value: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidToken() from None

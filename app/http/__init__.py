@@ -1,0 +1,1 @@
+"""Plain HTTP: REST twins, pages, cookies, middleware."""

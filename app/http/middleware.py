@@ -1,0 +1,88 @@
+"""ASGI middleware: per-client rate limit and a request body cap."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.errors import InvalidPayload, RequestsExceeded
+from app.http.responses import MAX_JSON_BODY, error_response
+
+EXEMPT_PATHS = frozenset({"/health"})
+
+
+class RateLimit:
+    """RATE_LIMITER_POINTS requests per RATE_LIMITER_DURATION seconds per client IP."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.item = RateLimitItemPerSecond(settings.rate_limiter_points, settings.rate_limiter_duration)
+        storage: Storage = (
+            RedisStorage(_async_redis(settings.rate_limiter_redis or ""))
+            if settings.rate_limiter_store == "redis"
+            else MemoryStorage()
+        )
+        self.limiter = FixedWindowRateLimiter(storage)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        key = client[0] if client else "unknown"
+        if not await self.limiter.hit(self.item, "ip", key):
+            stats = await self.limiter.get_window_stats(self.item, "ip", key)
+            response = error_response(RequestsExceeded(retry_after=int(stats.reset_time - time.time()) + 1))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _async_redis(url: str) -> str:
+    return url if url.startswith("async+") else f"async+{url}"
+
+
+class BodyLimit:
+    """Refuse bodies over MAX_JSON_BODY before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(InvalidPayload("Request body is too large."))
+        response.status_code = 413
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,83 @@
+"""Plain server-rendered pages that emailed links open by default.
+
+GET only shows a form; the state change happens on POST, so mail scanners that follow
+links cannot consume a token.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from app.errors import AppError
+from app.http.responses import as_app_error
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
+input,button{{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0}}
+.error{{color:#b00020}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"""
+
+_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status, headers=_HEADERS)
+
+
+def _token_field(token: str) -> str:
+    return f'<input type="hidden" name="token" value="{escape(token, quote=True)}">'
+
+
+async def reset_password(request: Request) -> Response:
+    services = request.app.state.services
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        if not token:
+            return page("Reset password", '<p class="error">This link is incomplete.</p>', 400)
+        return page(
+            "Choose a new password",
+            f'<form method="post">{_token_field(token)}'
+            f'<label>New password <input type="password" name="password" autocomplete="new-password" '
+            f'minlength="{services.settings.password_min_length}" required></label>'
+            "<button>Set password</button></form>",
+        )
+    form = await request.form()
+    try:
+        await services.users.reset_password(str(form.get("token", "")), str(form.get("password", "")))
+    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+        return _failure("Reset password", as_app_error(exc))
+    return page("Password changed", "<p>Your password has been changed. You can sign in now.</p>")
+
+
+async def verify_email(request: Request) -> Response:
+    services = request.app.state.services
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        return page(
+            "Verify your email",
+            f'<form method="post">{_token_field(token)}<button>Confirm my email address</button></form>',
+        )
+    form = await request.form()
+    try:
+        await services.users.verify_email(str(form.get("token", "")))
+    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+        return _failure("Verify your email", as_app_error(exc))
+    return page("Email verified", "<p>Thank you, your email address is verified.</p>")
+
+
+def _failure(title: str, error: AppError) -> HTMLResponse:
+    body = f'<p class="error">{escape(error.message)}</p><p>Code: <code>{escape(error.code)}</code></p>'
+    return page(title, body, error.status)
+
+
+routes = [
+    Route("/auth/pages/reset-password", reset_password, methods=["GET", "POST"]),
+    Route("/auth/pages/verify-email", verify_email, methods=["GET", "POST"]),
+]

@@ -1,0 +1,61 @@
+"""JSON bodies and error mapping shared by the REST routes and middleware."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from app.errors import AppError, InternalServerError, InvalidPayload, ServiceUnavailable
+
+log = logging.getLogger("app.http")
+
+MAX_JSON_BODY = 2 * 1024 * 1024
+
+
+def error_response(error: AppError) -> JSONResponse:
+    headers = {}
+    if "retry_after" in error.extensions:
+        headers["Retry-After"] = str(error.extensions["retry_after"])
+    return JSONResponse({"errors": [error.as_json()]}, status_code=error.status, headers=headers)
+
+
+def as_app_error(exc: BaseException) -> AppError:
+    """Known errors pass through; an unreachable database is 503; anything else is a bug."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, DBConnectionError | OperationalError | ConnectionError):
+        log.error("database unavailable: %s", exc)
+        return ServiceUnavailable()
+    log.error("unexpected error", exc_info=exc)
+    return InternalServerError()
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise InvalidPayload("Send a JSON body (Content-Type: application/json).")
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BODY:
+        raise InvalidPayload("Request body is too large.")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidPayload("Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidPayload("Request body must be a JSON object.")
+    return body
+
+
+def field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidPayload(f'"{name}" is required.')
+        return None
+    if not isinstance(value, str):
+        raise InvalidPayload(f'"{name}" must be a string.')
+    return value

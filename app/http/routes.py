@@ -1,0 +1,115 @@
+"""Directus's REST twins under /auth, the JWKS, and /health."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from tortoise import connections
+
+from app.errors import InvalidPayload
+from app.http import cookies
+from app.http.responses import as_app_error, error_response, field, json_body
+from app.schema.context import client_info
+from app.services.container import Services
+from app.services.sessions import IssuedTokens
+
+Handler = Callable[[Request, Services], Awaitable[Response]]
+
+
+def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, request.app.state.services)
+        except Exception as exc:  # noqa: BLE001 - mapped to the contract's codes
+            return error_response(as_app_error(exc))
+
+    return endpoint
+
+
+def _mode(body: dict[str, object]) -> str:
+    mode = field(body, "mode", required=False) or "json"
+    if mode not in cookies.MODES:
+        raise InvalidPayload('"mode" must be json, cookie or session.')
+    return mode
+
+
+def _tokens_response(services: Services, issued: IssuedTokens, mode: str) -> Response:
+    response = JSONResponse({"data": cookies.body_for(issued, mode).as_json()})
+    cookies.set_mode_cookie(response, services.settings, issued, mode)
+    return response
+
+
+async def login(request: Request, services: Services) -> Response:
+    body = await json_body(request)
+    mode = _mode(body)
+    payload = {"email": field(body, "email") or "", "password": field(body, "password") or ""}
+    issued = await services.auth.login("email", payload, client_info(request), otp=field(body, "otp", required=False))
+    return _tokens_response(services, issued, mode)
+
+
+async def refresh(request: Request, services: Services) -> Response:
+    body = await json_body(request)
+    mode = _mode(body)
+    token = cookies.presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
+    issued = await services.auth.refresh(token)
+    return _tokens_response(services, issued, mode)
+
+
+async def logout(request: Request, services: Services) -> Response:
+    body = await json_body(request)
+    mode = _mode(body)
+    token = cookies.presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
+    await services.auth.logout(token)
+    response = Response(status_code=204)
+    cookies.clear(response, services.settings)
+    return response
+
+
+async def password_request(request: Request, services: Services) -> Response:
+    body = await json_body(request)
+    await services.users.request_password_reset(field(body, "email") or "", field(body, "reset_url", required=False))
+    return Response(status_code=204)
+
+
+async def password_reset(request: Request, services: Services) -> Response:
+    body = await json_body(request)
+    await services.users.reset_password(field(body, "token") or "", field(body, "password") or "")
+    return Response(status_code=204)
+
+
+async def providers(request: Request, services: Services) -> Response:
+    settings = services.settings
+    data = [{"name": name, "driver": name, "icon": None} for name in services.registry.names() if name != "email"]
+    return JSONResponse({"data": data, "disableDefault": settings.auth_disable_default})
+
+
+async def providers_legacy(request: Request, services: Services) -> Response:
+    return JSONResponse({"data": [name for name in services.registry.names() if name != "email"]})
+
+
+async def jwks(request: Request, services: Services) -> Response:
+    return JSONResponse(services.access_tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+async def health(request: Request) -> Response:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "error"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+routes = [
+    Route("/auth/login", _endpoint(login), methods=["POST"]),
+    Route("/auth/refresh", _endpoint(refresh), methods=["POST"]),
+    Route("/auth/logout", _endpoint(logout), methods=["POST"]),
+    Route("/auth/password/request", _endpoint(password_request), methods=["POST"]),
+    Route("/auth/password/reset", _endpoint(password_reset), methods=["POST"]),
+    Route("/auth", _endpoint(providers), methods=["GET"]),
+    Route("/auth/oauth", _endpoint(providers_legacy), methods=["GET"]),
+    Route("/.well-known/jwks.json", _endpoint(jwks), methods=["GET"]),
+    Route("/health", health, methods=["GET"]),
+]

@@ -1,0 +1,78 @@
+"""The ASGI application: `app.main:app`, or `create_app(settings)` for tests and embedding."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+from tortoise import Tortoise
+
+from app.config import Settings, ensure_sqlite_directory
+from app.http import pages
+from app.http import routes as rest
+from app.http.middleware import BodyLimit, RateLimit
+from app.mail import Mailer
+from app.schema import build_schema
+from app.schema.context import GraphQLView
+from app.schema.relay import build_relay_schema
+from app.services.container import Services
+
+
+def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    services = Services.build(settings, mailer=mailer)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ensure_sqlite_directory(settings.database_url)
+        await Tortoise.init(config=settings.tortoise_orm, _enable_global_fallback=True)
+        try:
+            yield
+        finally:
+            await Tortoise.close_connections()
+            services.close()
+
+    middleware = [Middleware(BodyLimit)]
+    if settings.rate_limiter_enabled:
+        middleware.append(Middleware(RateLimit, settings=settings))
+    if settings.cors_origin:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origin),
+                allow_credentials=True,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            ),
+        )
+
+    app = Starlette(
+        routes=[
+            # Route, not Mount: Mount would redirect POST /graphql to /graphql/.
+            Route("/graphql", GraphQLView(build_schema(settings), services)),
+            Route("/graphql/relay", GraphQLView(build_relay_schema(settings), services)),
+            *rest.routes,
+            *pages.routes,
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app
+
+
+def __getattr__(name: str) -> Starlette:
+    # `app.main:app` is built on first access, so importing this module (tests, tools)
+    # reads no environment and opens nothing.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,59 @@
+"""The context hook: one Context per request, with the viewer resolved exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app.auth.viewer import Viewer, resolve_viewer
+from app.config import Settings
+from app.services.auth import AuthService
+from app.services.container import Services
+from app.services.sessions import ClientInfo
+from app.services.users import UserService
+
+
+@dataclass(frozen=True)
+class Context:
+    request: Request
+    response: Response
+    settings: Settings
+    viewer: Viewer  # a session user, or EVERYONE; never None
+    services: Services
+
+    @property
+    def auth(self) -> AuthService:
+        return self.services.auth
+
+    @property
+    def users(self) -> UserService:
+        return self.services.users
+
+    @property
+    def client(self) -> ClientInfo:
+        return client_info(self.request)
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: Any, services: Services) -> None:
+        settings = services.settings
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:  # type: ignore[override]
+        assert isinstance(request, Request) and response is not None  # noqa: S101 - no websockets here
+        settings = self.services.settings
+        viewer = await resolve_viewer(request, settings, self.services.access_tokens)
+        return Context(request, response, settings, viewer, self.services)

@@ -1,0 +1,61 @@
+"""Field permissions, usable on any field, including those an embedding app adds:
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    def secret_notes(self, info: Info) -> list[str]: ...
+
+A request whose token was bad runs as EVERYONE; then a denial reports the token's code
+(INVALID_TOKEN / TOKEN_EXPIRED) rather than FORBIDDEN, so clients know to refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from app.errors import AppError, Forbidden, InvalidToken, TokenExpired
+
+
+def denied(info: Info) -> AppError:
+    token_error = info.context.viewer.token_error
+    if token_error == TokenExpired.code:
+        return TokenExpired()
+    if token_error == InvalidToken.code:
+        return InvalidToken()
+    return Forbidden()
+
+
+class IsAuthenticated(BasePermission):
+    message = "You must be signed in."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not info.context.viewer.authenticated:
+            raise denied(info)
+        return True
+
+
+class HasRole(BasePermission):
+    """`HasRole("admin")`: the viewer's role must be one of those given."""
+
+    message = "You don't have permission to access this."
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset(roles)
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.viewer.role not in self.roles:
+            raise denied(info)
+        return True
+
+
+class IsOwnerOrAdmin(BasePermission):
+    """The source object's `owner_id` is the viewer, or the viewer is an admin."""
+
+    message = "You don't have permission to access this."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.authenticated and getattr(source, "owner_id", None) == viewer.user_id):
+            return True
+        raise denied(info)

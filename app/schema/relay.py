@@ -1,0 +1,108 @@
+"""The `/graphql/relay` schema: Graphcool's Relay API shapes over the same resolvers."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import UNSET
+from strawberry.types import Info
+
+from app.schema import config, extensions
+from app.config import Settings
+from app.schema.context import Context
+from app.schema.types import (
+    AuthProviderAuth0,
+    AuthProviderEmail,
+    AuthProviderOidc,
+    AuthProviderPhone,
+    AuthProviderSignupData,
+    Node,
+    User,
+    to_global_id,
+)
+from app.schema.users import UserQuery, chosen_provider, create_user, session_user, signin_user
+
+
+@strawberry.type(name="Viewer")
+class Viewer:
+    id: strawberry.ID
+    user: User | None
+
+    @classmethod
+    def of(cls, user: User | None) -> Viewer:
+        return cls(id=to_global_id("Viewer", user.owner_id if user else "EVERYONE"), user=user)
+
+
+@strawberry.input(name="SignupUserInput")
+class SignupUserInput:
+    authProvider: AuthProviderSignupData  # noqa: N815 - Graphcool's name
+    name: str | None = UNSET
+    clientMutationId: str | None = UNSET  # noqa: N815
+
+
+@strawberry.input(name="SigninUserInput")
+class SigninUserInput:
+    email: AuthProviderEmail | None = UNSET
+    phone: AuthProviderPhone | None = UNSET
+    auth0: AuthProviderAuth0 | None = UNSET
+    oidc: AuthProviderOidc | None = UNSET
+    clientMutationId: str | None = UNSET  # noqa: N815
+
+
+@strawberry.type(name="CreateUserPayload")
+class CreateUserPayload:
+    user: User | None
+    clientMutationId: str | None  # noqa: N815
+    viewer: Viewer
+
+
+@strawberry.type(name="SigninPayload")
+class RelaySigninPayload:
+    token: str | None
+    refreshToken: str | None  # noqa: N815
+    user: User | None
+    clientMutationId: str | None  # noqa: N815
+    viewer: Viewer
+
+
+def _client_id(value: str | None) -> str | None:
+    return None if value is UNSET else value
+
+
+@strawberry.type(name="Mutation")
+class RelayMutation:
+    @strawberry.mutation(name="createUser")
+    async def create_user(self, info: Info[Context, None], input: SignupUserInput) -> CreateUserPayload | None:  # noqa: A002
+        user = await create_user(info.context, input.authProvider, input.name or None)
+        return CreateUserPayload(
+            user=user, clientMutationId=_client_id(input.clientMutationId), viewer=Viewer.of(session_user(info.context))
+        )
+
+    @strawberry.mutation(name="signinUser")
+    async def signin_user(self, info: Info[Context, None], input: SigninUserInput) -> RelaySigninPayload | None:  # noqa: A002
+        provider = chosen_provider(input.email, input.phone, input.auth0, input.oidc)
+        token, refresh, model = await signin_user(info.context, *provider)
+        user = User.from_model(model)
+        return RelaySigninPayload(
+            token=token,
+            refreshToken=refresh,
+            user=user,
+            clientMutationId=_client_id(input.clientMutationId),
+            viewer=Viewer.of(user),
+        )
+
+
+@strawberry.type(name="Query")
+class RelayQuery(UserQuery):
+    @strawberry.field(description="The session user, as Graphcool's Relay API has it.")
+    def viewer(self, info: Info[Context, None]) -> Viewer:
+        return Viewer.of(session_user(info.context))
+
+
+def build_relay_schema(settings: Settings | None = None) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=RelayQuery,
+        mutation=RelayMutation,
+        types=[User, Node],
+        config=config(),
+        extensions=extensions(settings) if settings else [],
+    )

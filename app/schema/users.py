@@ -1,0 +1,154 @@
+"""Graphcool's createUser / signinUser, Directus's users_register(_verify), the session
+user queries and Relay's node lookup."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+import strawberry
+from strawberry import UNSET
+from strawberry.types import Info
+
+from app.errors import Forbidden, InvalidPayload
+from app.models import User as UserModel
+from app.schema.context import Context
+from app.schema.types import (
+    AuthProviderAuth0,
+    AuthProviderEmail,
+    AuthProviderOidc,
+    AuthProviderPhone,
+    AuthProviderSignupData,
+    Node,
+    SigninPayload,
+    User,
+    from_global_id,
+)
+
+MAX_NODE_IDS = 100
+
+
+def chosen_provider(
+    email: AuthProviderEmail | None,
+    phone: AuthProviderPhone | None,
+    auth0: AuthProviderAuth0 | None,
+    oidc: AuthProviderOidc | None,
+) -> tuple[str, Mapping[str, str]]:
+    """Graphcool's provider inputs: exactly one must be set (an explicit null is unset)."""
+    email, phone, auth0, oidc = (None if m is UNSET else m for m in (email, phone, auth0, oidc))
+    given = [m for m in (email, phone, auth0, oidc) if m is not None]
+    if len(given) != 1:
+        raise InvalidPayload("Exactly one auth provider must be given.")
+    if email is not None:
+        return "email", {"email": email.email, "password": email.password}
+    if phone is not None:
+        return "phone", {"phone": phone.phone, "code": phone.code}
+    if auth0 is not None:
+        return "auth0", {"idToken": auth0.idToken}
+    assert oidc is not None  # noqa: S101 - exactly one member is set
+    return oidc.provider, {"idToken": oidc.idToken}
+
+
+async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name: str | None) -> User:
+    if not ctx.settings.public_registration and ctx.viewer.role != "admin":
+        raise Forbidden()
+    provider, payload = chosen_provider(auth_provider.email, auth_provider.phone, auth_provider.auth0, auth_provider.oidc)
+    if provider != "email":
+        ctx.services.registry.get(provider)  # INVALID_PROVIDER until that provider is configured
+        raise InvalidPayload(f"Sign-up through {provider} is not available.")
+    ctx.services.registry.get("email")  # AUTH_DISABLE_DEFAULT turns this path off
+    user = await ctx.users.create_with_password(payload["email"], payload["password"], name=name)
+    return User.from_model(user)
+
+
+async def signin_user(ctx: Context, provider: str, payload: Mapping[str, str]) -> tuple[str, str, UserModel]:
+    issued = await ctx.auth.login(provider, payload, ctx.client)
+    return issued.access_token, issued.refresh_token, issued.user
+
+
+@strawberry.type
+class UserMutation:
+    @strawberry.mutation(name="createUser")
+    async def create_user(
+        self,
+        info: Info[Context, None],
+        authProvider: AuthProviderSignupData,  # noqa: N803 - Graphcool's name
+        name: str | None = UNSET,
+    ) -> User | None:
+        return await create_user(info.context, authProvider, name or None)
+
+    @strawberry.mutation(name="signinUser")
+    async def signin_user(
+        self,
+        info: Info[Context, None],
+        email: AuthProviderEmail | None = UNSET,
+        phone: AuthProviderPhone | None = UNSET,
+        auth0: AuthProviderAuth0 | None = UNSET,
+        oidc: AuthProviderOidc | None = UNSET,
+    ) -> SigninPayload | None:
+        token, refresh, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
+        return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user))
+
+    @strawberry.mutation
+    async def users_register(
+        self,
+        info: Info[Context, None],
+        email: str,
+        password: str,
+        first_name: str | None = UNSET,
+        last_name: str | None = UNSET,
+        verification_url: str | None = UNSET,
+    ) -> bool | None:
+        await info.context.users.register(
+            email, password, first_name or None, last_name or None, verification_url or None
+        )
+        return True
+
+    @strawberry.mutation
+    async def users_register_verify(self, info: Info[Context, None], token: str) -> bool | None:
+        await info.context.users.verify_email(token)
+        return True
+
+
+def session_user(ctx: Context) -> User | None:
+    user = ctx.viewer.user
+    return User.from_model(user) if user is not None else None
+
+
+async def load_nodes(ctx: Context, ids: list[strawberry.ID]) -> list[Node | None]:
+    if len(ids) > MAX_NODE_IDS:
+        raise InvalidPayload(f"At most {MAX_NODE_IDS} ids per request.")
+    if not ctx.viewer.authenticated:
+        return [None for _ in ids]
+    wanted: list[str | None] = []
+    for global_id in ids:
+        type_name, raw_id = from_global_id(global_id)
+        wanted.append(_uuid(raw_id) if type_name == "User" else None)
+    found = {str(u.id): u for u in await UserModel.filter(id__in=[w for w in wanted if w])}
+    return [User.from_model(found[w]) if w and w in found else None for w in wanted]
+
+
+def _uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field(description="Graphcool: the session user, null for EVERYONE.")
+    def user(self, info: Info[Context, None]) -> User | None:
+        return session_user(info.context)
+
+    @strawberry.field(description="Directus: the session user.")
+    def users_me(self, info: Info[Context, None]) -> User | None:
+        return session_user(info.context)
+
+    @strawberry.field(description="Relay: any object by its global id.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:  # noqa: A002
+        return (await load_nodes(info.context, [id]))[0]
+
+    @strawberry.field(description="Relay: objects by their global ids, in order.")
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        return await load_nodes(info.context, ids)

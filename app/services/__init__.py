@@ -1,0 +1,1 @@
+"""The orchestration layer: providers, models, tokens and mail meet here."""

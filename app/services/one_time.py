@@ -1,0 +1,55 @@
+"""Emailed secrets (reset, verification): single use, expiring, stored as sha256."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from tortoise.transactions import in_transaction
+
+from app.auth.secrets import hash_token, new_token
+from app.errors import InvalidToken, TokenExpired
+from app.models import OneTimeToken, Purpose, User
+from app.services.sessions import now
+
+MAX_TOKEN_LENGTH = 128
+
+
+async def issue(user: User, purpose: Purpose, ttl: float) -> str:
+    token = new_token(32)
+    await OneTimeToken.create(
+        user=user,
+        purpose=purpose,
+        token_hash=hash_token(token),
+        expires_at=now() + timedelta(seconds=ttl),
+    )
+    return token
+
+
+async def consume(token: str, purpose: Purpose) -> User:
+    """Mark the token used and return its user; call inside the transaction that acts on it,
+    so a failure afterwards leaves the token usable."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken()
+    record = await OneTimeToken.filter(token_hash=hash_token(token), purpose=purpose).select_related("user").first()
+    if record is None or record.used_at is not None:
+        raise InvalidToken()
+    if record.expires_at <= now():
+        raise TokenExpired()
+    # Conditional update: of two racing requests with the same token only one wins.
+    won = await OneTimeToken.filter(id=record.id, used_at=None).update(used_at=now())
+    if not won:
+        raise InvalidToken()
+    return record.user
+
+
+async def discard(token: str) -> None:
+    await OneTimeToken.filter(token_hash=hash_token(token)).delete()
+
+
+def link(base: str, token: str) -> str:
+    separator = "&" if urlsplit(base).query else "?"
+    return f"{base}{separator}token={token}"
+
+
+__all__ = ["consume", "discard", "in_transaction", "issue", "link"]

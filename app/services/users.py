@@ -1,0 +1,177 @@
+"""Accounts: sign-up (Graphcool createUser, Directus users_register), verification,
+password reset and the first admin."""
+
+from __future__ import annotations
+
+import logging
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.passwords import Passwords
+from app.config import Settings
+from app.errors import Forbidden, InvalidPayload, RecordNotUnique, ServiceUnavailable
+from app.mail import Mail, Mailer
+from app.models import Purpose, Role, Status, User
+from app.services import one_time
+from app.services.sessions import SessionService
+
+log = logging.getLogger("app.users")
+
+MAX_NAME_LENGTH = 100
+
+
+class UserService:
+    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService) -> None:
+        self.settings = settings
+        self.passwords = passwords
+        self.mailer = mailer
+        self.sessions = sessions
+
+    async def create_with_password(
+        self,
+        email: str,
+        password: str,
+        *,
+        name: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        role: Role | None = None,
+        verification_url: str | None = None,
+    ) -> User:
+        """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE."""
+        address = normalize_email(email)
+        self.passwords.check_new(password)
+        url = self._verification_base(verification_url)
+        password_hash = await self.passwords.hash(password)
+        verify = self.settings.email_verification
+        try:
+            async with in_transaction():
+                user = await User.create(
+                    email=address,
+                    password_hash=password_hash,
+                    name=_name(name),
+                    first_name=_name(first_name),
+                    last_name=_name(last_name),
+                    role=role or Role(self.settings.default_role),
+                    status=Status.unverified if verify else Status.active,
+                )
+                if verify:
+                    # Inside the transaction: if the mail cannot go out, no account is left
+                    # behind that its owner could never verify.
+                    await self._send_verification(user, url)
+        except IntegrityError:
+            raise RecordNotUnique("Value for field \"email\" in collection \"users\" has to be unique.") from None
+        return user
+
+    async def register(
+        self,
+        email: str,
+        password: str,
+        first_name: str | None,
+        last_name: str | None,
+        verification_url: str | None,
+    ) -> None:
+        """Directus users_register: the same answer whether or not the email is taken."""
+        if not self.settings.public_registration:
+            raise Forbidden()
+        address = normalize_email(email)
+        self.passwords.check_new(password)
+        url = self._verification_base(verification_url)
+        if await User.by_email(address) is not None:
+            await self.passwords.dummy_verify(password)  # same cost as the hash below
+            await self.mailer.send(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
+            return
+        try:
+            await self.create_with_password(address, password, first_name=first_name, last_name=last_name, verification_url=url)
+        except RecordNotUnique:
+            return  # a concurrent sign-up won; answer as for any taken email
+
+    async def verify_email(self, token: str) -> None:
+        async with in_transaction():
+            user = await one_time.consume(token, Purpose.email_verification)
+            user.email_verified = True
+            fields = ["email_verified"]
+            if user.status == Status.unverified:
+                user.status = Status.active
+                fields.append("status")
+            await user.save(update_fields=fields)
+
+    async def request_password_reset(self, email: str, reset_url: str | None) -> None:
+        """Always succeeds from the caller's view; only an existing active user gets mail."""
+        try:
+            address = normalize_email(email)
+        except InvalidPayload:
+            raise InvalidPayload("Invalid email address.") from None
+        base = self._url(reset_url, self.settings.password_reset_url_allow_list, "/auth/pages/reset-password")
+        user = await User.by_email(address)
+        if user is None or user.status == Status.suspended:
+            return
+        token = await one_time.issue(user, Purpose.password_reset, self.settings.password_reset_token_ttl)
+        try:
+            await self.mailer.send(Mail(address, "Reset your password", _reset_text(one_time.link(base, token))))
+        except ServiceUnavailable:
+            # Answering 503 only for existing accounts would tell which emails exist.
+            await one_time.discard(token)
+            log.error("password reset mail for an account could not be sent")
+
+    async def reset_password(self, token: str, password: str) -> None:
+        self.passwords.check_new(password)
+        password_hash = await self.passwords.hash(password)
+        async with in_transaction():
+            user = await one_time.consume(token, Purpose.password_reset)
+            user.password_hash = password_hash
+            fields = ["password_hash"]
+            if user.status == Status.unverified:
+                # Receiving the reset mail proves the address.
+                user.status, user.email_verified = Status.active, True
+                fields += ["status", "email_verified"]
+            await user.save(update_fields=fields)
+            await self.sessions.revoke_all(str(user.id))
+
+    async def ensure_admin(self, email: str, password: str) -> User | None:
+        """Create the first admin unless one exists; returns the new admin."""
+        if await User.filter(role=Role.admin).exists():
+            return None
+        return await self.create_with_password(email, password, role=Role.admin, verification_url=None)
+
+    async def _send_verification(self, user: User, base: str) -> None:
+        token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
+        await self.mailer.send(Mail(str(user.email), "Verify your email address", _verify_text(one_time.link(base, token))))
+
+    def _verification_base(self, url: str | None) -> str:
+        return self._url(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
+
+    def _url(self, url: str | None, allow_list: tuple[str, ...], default_path: str) -> str:
+        if url:
+            return check_allowed_url(url, allow_list, self.settings.public_url)
+        return self.settings.public_url + default_path
+
+
+def _name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidPayload(f"Names must be at most {MAX_NAME_LENGTH} characters.")
+    return value or None
+
+
+def _reset_text(link: str) -> str:
+    return (
+        "Someone asked to reset the password of your account.\n\n"
+        f"To choose a new password, open:\n{link}\n\n"
+        "The link works once and expires soon. If it was not you, ignore this mail."
+    )
+
+
+def _verify_text(link: str) -> str:
+    return f"Welcome! Confirm your email address by opening:\n{link}\n\nThe link works once."
+
+
+def _taken_text(public_url: str) -> str:
+    return (
+        "Someone tried to sign up with this email address, which already has an account.\n\n"
+        f"If it was you, sign in or reset your password at {public_url}."
+    )
