@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.config import Settings
 from app.schema.auth import AuthMutation
@@ -23,20 +25,27 @@ def config() -> StrawberryConfig:
 
 def extensions(settings: Settings) -> list:  # type: ignore[type-arg]
     rules = limit_rules(settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_auth_operations)
+    # Factories: Strawberry builds fresh extension instances per request; the parser and
+    # validation caches themselves live at module level and are shared.
     chosen = [
         ErrorCodes,
-        AddValidationRules(rules),
+        lambda: AddValidationRules(rules),
         # Parsing and validating cost ten times a small query's execution; cache both.
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
     ]
     if not settings.graphql_introspection:
-        chosen.append(DisableIntrospection())
+        chosen.append(DisableIntrospection)
     return chosen
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Expected errors are answers, not incidents; ErrorCodes logs the unexpected ones."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[User],

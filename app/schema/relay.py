@@ -6,7 +6,7 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from app.schema import config, extensions
+from app.schema import Schema, config, extensions
 from app.config import Settings
 from app.schema.context import Context
 from app.schema.types import (
@@ -81,7 +81,7 @@ class RelayMutation:
     async def signin_user(self, info: Info[Context, None], input: SigninUserInput) -> RelaySigninPayload | None:  # noqa: A002
         provider = chosen_provider(input.email, input.phone, input.auth0, input.oidc)
         token, refresh, model = await signin_user(info.context, *provider)
-        user = User.from_model(model)
+        user = User.from_model(model, revealed=True)
         return RelaySigninPayload(
             token=token,
             refreshToken=refresh,
@@ -99,7 +99,7 @@ class RelayQuery(UserQuery):
 
 
 def build_relay_schema(settings: Settings | None = None) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=RelayQuery,
         mutation=RelayMutation,
         types=[User, Node],

@@ -81,6 +81,9 @@ _owner = [IsOwnerOrAdmin]
 @strawberry.type(name="User")
 class User(Node):
     owner_id: strawberry.Private[str]
+    # True when the caller is the user themself though not signed in as them yet
+    # (the user just created or signed in): they see their own fields.
+    revealed: strawberry.Private[bool]
     name: str | None
     email: str | None = strawberry.field(permission_classes=_owner)
     phone: str | None = strawberry.field(permission_classes=_owner)
@@ -94,10 +97,11 @@ class User(Node):
     last_login_at: datetime | None = strawberry.field(permission_classes=_owner)
 
     @classmethod
-    def from_model(cls, user: UserModel) -> User:
+    def from_model(cls, user: UserModel, *, revealed: bool = False) -> User:
         return cls(
             id=to_global_id("User", str(user.id)),
             owner_id=str(user.id),
+            revealed=revealed,
             name=user.name,
             email=user.email,
             phone=user.phone,

@@ -58,7 +58,7 @@ async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name:
         raise InvalidPayload(f"Sign-up through {provider} is not available.")
     ctx.services.registry.get("email")  # AUTH_DISABLE_DEFAULT turns this path off
     user = await ctx.users.create_with_password(payload["email"], payload["password"], name=name)
-    return User.from_model(user)
+    return User.from_model(user, revealed=True)
 
 
 async def signin_user(ctx: Context, provider: str, payload: Mapping[str, str]) -> tuple[str, str, UserModel]:
@@ -87,7 +87,7 @@ class UserMutation:
         oidc: AuthProviderOidc | None = UNSET,
     ) -> SigninPayload | None:
         token, refresh, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
-        return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user))
+        return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user, revealed=True))
 
     @strawberry.mutation
     async def users_register(

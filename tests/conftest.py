@@ -1,0 +1,210 @@
+"""Fixtures: a real database (SQLite, or PostgreSQL via TEST_DATABASE_URL) migrated once
+with the project's migrations, the real app over HTTP (httpx), and a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from starlette.config import Config
+from tortoise import Tortoise
+
+from app.config import Settings
+from app.main import create_app
+from app.models import OneTimeToken, Session, User
+
+TEST_SECRET = "test-secret-" + "x" * 40
+BASE_URL = "http://127.0.0.1:8000"
+
+
+def _database_url() -> str:
+    url = os.getenv("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite://{tempfile.mkdtemp(prefix='auth-test-')}/test.db"
+
+
+DATABASE_URL = _database_url()
+ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        database_url=DATABASE_URL,
+        secret=TEST_SECRET,
+        # Cheap hashing parameters: the suite tests behaviour, bench/ measures cost.
+        argon2_memory_cost=1024,
+        argon2_time_cost=1,
+        login_stall_time=0,
+        rate_limiter_enabled=False,
+        password_hash_concurrency=2,
+    )
+    values.update(overrides)
+    return Settings.from_env(Config(environ={}), **values)
+
+
+async def _reset_postgres(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def migrated_database() -> AsyncIterator[str]:
+    """Apply migrations/ from empty, exactly as `make migrate` does."""
+    from tortoise.migrations.api import migrate
+
+    if ON_POSTGRES:
+        await _reset_postgres(DATABASE_URL)
+    await migrate(config=make_settings().tortoise_orm)
+    await Tortoise.close_connections()
+    yield DATABASE_URL
+
+
+class Outbox:
+    """Messages received by the test SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.arrived = asyncio.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def clear(self) -> None:
+        self.messages.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Any:
+    outbox = Outbox()
+    controller = Controller(outbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def outbox(smtp_server: Any) -> Outbox:
+    box: Outbox = smtp_server.handler
+    box.clear()
+    return box
+
+
+class Api:
+    """The app over HTTP, with helpers that send GraphQL variables (never interpolated)."""
+
+    def __init__(self, client: httpx.AsyncClient, app: Any) -> None:
+        self.http = client
+        self.app = app
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        path: str = "/graphql",
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.raw_gql(query, variables, token=token, path=path, headers=headers)
+        return response.json()
+
+    async def raw_gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        path: str = "/graphql",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        return await self.http.post(path, json={"query": query, "variables": variables or {}}, headers=sent)
+
+    async def signup(self, email: str = "ana@example.com", password: str = "correct horse battery") -> dict[str, Any]:
+        result = await self.gql(CREATE_USER, {"email": email, "password": password})
+        assert result.get("errors") is None, result
+        return result["data"]["createUser"]
+
+    async def login(self, email: str = "ana@example.com", password: str = "correct horse battery") -> dict[str, Any]:
+        result = await self.gql(LOGIN, {"email": email, "password": password})
+        assert result.get("errors") is None, result
+        return result["data"]["auth_login"]
+
+
+CREATE_USER = """
+mutation($email: String!, $password: String!, $name: String) {
+  createUser(authProvider: {email: {email: $email, password: $password}}, name: $name) { id email name role status }
+}"""
+
+LOGIN = """
+mutation($email: String!, $password: String!, $mode: auth_mode, $otp: String) {
+  auth_login(email: $email, password: $password, mode: $mode, otp: $otp) { access_token expires refresh_token }
+}"""
+
+
+async def _clean_tables() -> None:
+    for model in (OneTimeToken, Session, User):
+        await model.all().delete()
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await _clean_tables()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Api(client, app)
+
+
+@pytest.fixture
+def app_with() -> Callable[..., Any]:
+    """`async with app_with(EMAIL_VERIFICATION=True) as api:` - the app with other settings."""
+
+    def factory(**overrides: Any) -> Any:
+        return running_app(make_settings(**overrides))
+
+    return factory
+
+
+@pytest.fixture
+async def api(smtp_server: Any) -> AsyncIterator[Api]:
+    settings = make_settings(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    async with running_app(settings) as api:
+        yield api
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in result.get("errors") or []]

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import time
+
+import bcrypt
+
+from app.models import Status, User
+from tests.conftest import LOGIN, Api, codes
+
+
+async def test_login_returns_both_tokens_and_expires_in_ms_as_a_digit_string(api: Api) -> None:
+    await api.signup()
+    tokens = await api.login()
+    assert tokens["access_token"].count(".") == 2
+    assert tokens["refresh_token"]
+    assert tokens["expires"] == "900000"
+    me = await api.gql("{ users_me { email role status } user { email } }", token=tokens["access_token"])
+    assert me == {"data": {"users_me": {"email": "ana@example.com", "role": "user", "status": "active"},
+                           "user": {"email": "ana@example.com"}}}
+
+
+async def test_wrong_password_and_unknown_email_look_alike(api: Api) -> None:
+    await api.signup()
+    wrong = await api.gql(LOGIN, {"email": "ana@example.com", "password": "wrong password"})
+    unknown = await api.gql(LOGIN, {"email": "nobody@example.com", "password": "wrong password"})
+    assert codes(wrong) == codes(unknown) == ["INVALID_CREDENTIALS"]
+    assert wrong["errors"][0]["message"] == unknown["errors"][0]["message"]
+    assert wrong["data"] == unknown["data"] == {"auth_login": None}
+
+
+async def test_malformed_email_is_invalid_credentials_not_a_hint(api: Api) -> None:
+    result = await api.gql(LOGIN, {"email": "not-an-email", "password": "whatever123"})
+    assert codes(result) == ["INVALID_CREDENTIALS"]
+
+
+async def test_missing_argument_is_graphql_validation(api: Api) -> None:
+    result = await api.gql('mutation { auth_login(email: "a@b.co") { access_token } }')
+    assert codes(result) == ["GRAPHQL_VALIDATION"]
+
+
+async def test_wrong_variable_type_is_graphql_validation(api: Api) -> None:
+    result = await api.gql(LOGIN, {"email": 12, "password": ["x"]})
+    assert codes(result) and set(codes(result)) == {"GRAPHQL_VALIDATION"}
+
+
+async def test_a_one_megabyte_password_is_refused_before_hashing(api: Api) -> None:
+    await api.signup()
+    started = time.monotonic()
+    result = await api.gql(LOGIN, {"email": "ana@example.com", "password": "a" * 1_000_000})
+    assert codes(result) == ["INVALID_PAYLOAD"]
+    assert time.monotonic() - started < 5
+
+
+async def test_an_oversized_body_is_refused_with_413(api: Api) -> None:
+    response = await api.raw_gql(LOGIN, {"email": "a@b.co", "password": "a" * 3_000_000})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_PAYLOAD"
+
+
+async def test_email_case_and_unicode_are_normalised(api: Api) -> None:
+    await api.signup("Ána.Ñúñez@Example.COM", "correct horse battery")
+    tokens = await api.login("ána.ñúñez@example.com", "correct horse battery")
+    assert tokens["access_token"]
+    # NFD input (a + combining acute) is the same account as NFC.
+    decomposed = "A\u0301na.N\u0303u\u0301n\u0303ez@example.com"
+    assert (await api.login(decomposed, "correct horse battery"))["access_token"]
+
+
+async def test_suspended_user_cannot_sign_in(api: Api) -> None:
+    await api.signup()
+    await User.filter(email="ana@example.com").update(status=Status.suspended)
+    result = await api.gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery"})
+    assert codes(result) == ["USER_SUSPENDED"]
+
+
+async def test_suspended_user_with_wrong_password_gets_invalid_credentials(api: Api) -> None:
+    await api.signup()
+    await User.filter(email="ana@example.com").update(status=Status.suspended)
+    result = await api.gql(LOGIN, {"email": "ana@example.com", "password": "not the password"})
+    assert codes(result) == ["INVALID_CREDENTIALS"]
+
+
+async def test_bcrypt_hash_from_elsewhere_verifies_and_is_upgraded(api: Api) -> None:
+    legacy = bcrypt.hashpw(b"imported password", bcrypt.gensalt(4)).decode()
+    await User.create(email="old@example.com", password_hash=legacy)
+    await api.login("old@example.com", "imported password")
+    user = await User.get(email="old@example.com")
+    assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
+    await api.login("old@example.com", "imported password")
+
+
+async def test_changed_argon2_parameters_rehash_on_login(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(argon2_time_cost=1) as api:
+        await api.signup()
+        before = (await User.get(email="ana@example.com")).password_hash
+    async with app_with(argon2_time_cost=2) as api:
+        await api.signup()
+        before = (await User.get(email="ana@example.com")).password_hash
+        assert before is not None and "t=2" in before
+    async with app_with(argon2_time_cost=3) as api:
+        await User.create(email="ana@example.com", password_hash=before)
+        await api.login()
+        after = (await User.get(email="ana@example.com")).password_hash
+        assert after is not None and "t=3" in after
+
+
+async def test_account_with_a_second_factor_needs_an_otp(api: Api) -> None:
+    await api.signup()
+    await User.filter(email="ana@example.com").update(tfa_secret="enabled")
+    result = await api.gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery"})
+    assert codes(result) == ["INVALID_OTP"]
+
+
+async def test_login_stall_time_applies_to_failures(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(login_stall_time=0.3) as api:
+        started = time.monotonic()
+        result = await api.gql(LOGIN, {"email": "nobody@example.com", "password": "whatever123"})
+        assert codes(result) == ["INVALID_CREDENTIALS"]
+        assert time.monotonic() - started >= 0.3
+
+
+async def test_rest_login_answers_directus_shape(api: Api) -> None:
+    await api.signup()
+    response = await api.http.post("/auth/login", json={"email": "ana@example.com", "password": "correct horse battery"})
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert set(data) == {"access_token", "expires", "refresh_token"}
+    assert data["expires"] == 900000
+
+
+async def test_rest_login_errors_carry_code_and_status(api: Api) -> None:
+    wrong = await api.http.post("/auth/login", json={"email": "x@example.com", "password": "nope-nope"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"errors": [{"message": "Invalid user credentials.", "extensions": {"code": "INVALID_CREDENTIALS"}}]}
+    missing = await api.http.post("/auth/login", json={"email": "x@example.com"})
+    assert (missing.status_code, missing.json()["errors"][0]["extensions"]["code"]) == (400, "INVALID_PAYLOAD")
+    garbage = await api.http.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"})
+    assert (garbage.status_code, garbage.json()["errors"][0]["extensions"]["code"]) == (400, "INVALID_PAYLOAD")
+    typed = await api.http.post("/auth/login", json={"email": ["x"], "password": 5})
+    assert typed.status_code == 400
+    mode = await api.http.post("/auth/login", json={"email": "x@example.com", "password": "12345678", "mode": "bogus"})
+    assert mode.status_code == 400
+
+
+async def test_graphql_mutation_over_get_never_runs(api: Api) -> None:
+    await api.signup()
+    response = await api.http.get("/graphql", params={"query": 'mutation { auth_password_request(email: "ana@example.com") }'})
+    assert response.status_code in (400, 405)
+
+
+async def test_graphiql_is_served_on_get_in_development(api: Api) -> None:
+    response = await api.http.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
