@@ -39,6 +39,10 @@ ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 
 def make_settings(**overrides: Any) -> Settings:
+    """UPPERCASE keys are environment variables (read as in production); lowercase keys
+    override Settings fields directly."""
+    environ = {k: str(v) for k, v in overrides.items() if k.isupper()}
+    overrides = {k: v for k, v in overrides.items() if not k.isupper()}
     values: dict[str, Any] = dict(
         database_url=DATABASE_URL,
         secret=TEST_SECRET,
@@ -50,7 +54,7 @@ def make_settings(**overrides: Any) -> Settings:
         password_hash_concurrency=2,
     )
     values.update(overrides)
-    return Settings.from_env(Config(environ={}), **values)
+    return Settings.from_env(Config(environ=environ), **values)
 
 
 async def _reset_postgres(url: str) -> None:
