@@ -9,9 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
 from app.auth.viewer import Viewer, resolve_viewer
 from app.config import Settings
+from app.errors import GRAPHQL_VALIDATION
 from app.services.auth import AuthService
 from app.services.container import Services
 from app.services.sessions import ClientInfo
@@ -57,3 +60,12 @@ class GraphQLView(GraphQL[Context, None]):
         settings = self.services.settings
         viewer = await resolve_viewer(request, settings, self.services.access_tokens)
         return Context(request, response, settings, viewer, self.services)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+        body = process_result(result)
+        # Syntax errors skip the schema extensions; whatever still has no code is the
+        # document's fault.
+        for error in body.get("errors") or []:
+            extensions = error.setdefault("extensions", {})
+            extensions.setdefault("code", GRAPHQL_VALIDATION)
+        return body
