@@ -1,0 +1,50 @@
+# Everything installs into .venv from this file; a fresh machine needs only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run serve migrate admin test schema migrations bench check lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate, create the admin from ADMIN_EMAIL/ADMIN_PASSWORD, serve on HOST:PORT
+run: migrate
+	$(BIN)/python -m app create-admin --from-env
+	$(BIN)/python -m app serve
+
+migrate: install
+	$(BIN)/python -m app migrate
+
+admin: install
+	$(BIN)/python -m app create-admin
+
+## test: the whole suite (SQLite; set TEST_DATABASE_URL=postgres://... for PostgreSQL)
+test: install
+	$(BIN)/python -m pytest
+
+schema: install
+	$(BIN)/python -m app export-schema
+
+## migrations: write a migration for model changes (commit it with the change)
+migrations: install
+	$(BIN)/tortoise makemigrations
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy app
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache
