@@ -48,12 +48,12 @@ class _Reader:
 
     def raw(self, name: str, default: str | None = None) -> str | None:
         try:
-            value = self.config(name, default=default)
+            value: object = self.config(name, default=default)
         except EnvironError:  # pragma: no cover - starlette raises only without default
             return default
         return None if value is None else str(value)
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self.raw(name, default) or default
 
     def optional(self, name: str) -> str | None:
@@ -61,17 +61,17 @@ class _Reader:
         return value if value not in (None, "") else None
 
     def _convert(self, name: str, default: str, convert: Any) -> Any:
-        value = self.str(name, default)
+        value = self.text(name, default)
         try:
             return convert(value)
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"{name}: invalid value {value!r}: {exc}") from None
 
-    def bool(self, name: str, default: bool) -> bool:
-        return bool(self._convert(name, str(default).lower(), lambda v: _BOOL[v.strip().lower()]))
+    def flag(self, name: str, default: bool) -> bool:
+        return bool(self._convert(name, "true" if default else "false", lambda v: _BOOL[v.strip().lower()]))
 
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
-        number = int(self._convert(name, str(default), int))
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        number = int(self._convert(name, f"{default}", int))
         if number < minimum:
             raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
         return number
@@ -80,13 +80,13 @@ class _Reader:
         return float(self._convert(name, default, parse_duration))
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default).strip()
+        value: str = self.text(name, default).strip()
         if value not in choices:
             raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def list(self, name: str) -> tuple[str, ...]:
-        return _csv(self.str(name, ""))
+    def items(self, name: str) -> tuple[str, ...]:
+        return _csv(self.text(name, ""))
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ class Settings:
         read = _Reader(config if config is not None else Config(ENV_FILE if Path(ENV_FILE).exists() else None))
         env = read.choice("ENV", "development", ("development", "production", "test"))
         production = env == "production"
-        public_url = read.str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+        public_url = read.text("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
         if not re.match(r"^https?://[^/\s]+", public_url):
             raise ConfigError(f"PUBLIC_URL: not an http(s) URL: {public_url!r}")
         secure_default = public_url.startswith("https://")
@@ -187,8 +187,8 @@ class Settings:
         def cookie(prefix: str, default_name: str) -> CookieSettings:
             same_site = read.choice(f"{prefix}_COOKIE_SAME_SITE", "lax", ("lax", "strict", "none"))
             return CookieSettings(
-                name=read.str(f"{prefix}_COOKIE_NAME", default_name),
-                secure=read.bool(f"{prefix}_COOKIE_SECURE", secure_default),
+                name=read.text(f"{prefix}_COOKIE_NAME", default_name),
+                secure=read.flag(f"{prefix}_COOKIE_SECURE", secure_default),
                 same_site=same_site,
                 domain=read.optional(f"{prefix}_COOKIE_DOMAIN"),
             )
@@ -209,60 +209,60 @@ class Settings:
         default_role = read.choice("DEFAULT_ROLE", "user", ("admin", "user", "guest"))
         values: dict[str, Any] = dict(
             env=env,
-            database_url=read.str("DATABASE_URL", "sqlite://./data/app.db"),
+            database_url=read.text("DATABASE_URL", "sqlite://./data/app.db"),
             secret=secret,
             public_url=public_url,
-            host=read.str("HOST", "127.0.0.1"),
-            port=read.int("PORT", 8000, minimum=1),
+            host=read.text("HOST", "127.0.0.1"),
+            port=read.integer("PORT", 8000, minimum=1),
             log_level=read.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             access_token_ttl=read.duration("ACCESS_TOKEN_TTL", "15m"),
             refresh_token_ttl=read.duration("REFRESH_TOKEN_TTL", "7d"),
             refresh_token_reuse_interval=read.duration("REFRESH_TOKEN_REUSE_INTERVAL", "10s"),
             access_token_alg=alg,
             access_token_private_key=private_key,
-            access_token_audience=read.str("ACCESS_TOKEN_AUDIENCE", "authenticated"),
-            access_token_query_param=read.bool("ACCESS_TOKEN_QUERY_PARAM", False),
+            access_token_audience=read.text("ACCESS_TOKEN_AUDIENCE", "authenticated"),
+            access_token_query_param=read.flag("ACCESS_TOKEN_QUERY_PARAM", False),
             refresh_cookie=cookie("REFRESH_TOKEN", "refresh_token"),
             session_cookie=cookie("SESSION", "session_token"),
             admin_email=read.optional("ADMIN_EMAIL"),
             admin_password=read.optional("ADMIN_PASSWORD"),
-            public_registration=read.bool("PUBLIC_REGISTRATION", True),
-            email_verification=read.bool("EMAIL_VERIFICATION", False),
+            public_registration=read.flag("PUBLIC_REGISTRATION", True),
+            email_verification=read.flag("EMAIL_VERIFICATION", False),
             default_role=default_role,
-            password_min_length=read.int("PASSWORD_MIN_LENGTH", 8, minimum=1),
-            password_max_length=read.int("PASSWORD_MAX_LENGTH", 256, minimum=1),
+            password_min_length=read.integer("PASSWORD_MIN_LENGTH", 8, minimum=1),
+            password_max_length=read.integer("PASSWORD_MAX_LENGTH", 256, minimum=1),
             password_hash=read.choice("PASSWORD_HASH", "argon2id", ("argon2id", "bcrypt")),
-            argon2_memory_cost=read.int("PASSWORD_ARGON2_MEMORY_COST", 19456, minimum=8),
-            argon2_time_cost=read.int("PASSWORD_ARGON2_TIME_COST", 2, minimum=1),
-            argon2_parallelism=read.int("PASSWORD_ARGON2_PARALLELISM", 1, minimum=1),
-            password_hash_concurrency=read.int(
+            argon2_memory_cost=read.integer("PASSWORD_ARGON2_MEMORY_COST", 19456, minimum=8),
+            argon2_time_cost=read.integer("PASSWORD_ARGON2_TIME_COST", 2, minimum=1),
+            argon2_parallelism=read.integer("PASSWORD_ARGON2_PARALLELISM", 1, minimum=1),
+            password_hash_concurrency=read.integer(
                 "PASSWORD_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) - 1), minimum=1
             ),
             email_transport=read.choice("EMAIL_TRANSPORT", "log", ("log", "smtp")),
-            email_from=read.str("EMAIL_FROM", "no-reply@example.com"),
-            smtp_host=read.str("EMAIL_SMTP_HOST", "127.0.0.1"),
-            smtp_port=read.int("EMAIL_SMTP_PORT", 25, minimum=1),
+            email_from=read.text("EMAIL_FROM", "no-reply@example.com"),
+            smtp_host=read.text("EMAIL_SMTP_HOST", "127.0.0.1"),
+            smtp_port=read.integer("EMAIL_SMTP_PORT", 25, minimum=1),
             smtp_user=read.optional("EMAIL_SMTP_USER"),
             smtp_password=read.optional("EMAIL_SMTP_PASSWORD"),
-            smtp_secure=read.bool("EMAIL_SMTP_SECURE", False),
-            smtp_starttls=read.bool("EMAIL_SMTP_STARTTLS", False),
-            password_reset_url_allow_list=read.list("PASSWORD_RESET_URL_ALLOW_LIST"),
-            user_register_url_allow_list=read.list("USER_REGISTER_URL_ALLOW_LIST"),
+            smtp_secure=read.flag("EMAIL_SMTP_SECURE", False),
+            smtp_starttls=read.flag("EMAIL_SMTP_STARTTLS", False),
+            password_reset_url_allow_list=read.items("PASSWORD_RESET_URL_ALLOW_LIST"),
+            user_register_url_allow_list=read.items("USER_REGISTER_URL_ALLOW_LIST"),
             password_reset_token_ttl=read.duration("PASSWORD_RESET_TOKEN_TTL", "1h"),
             verification_token_ttl=read.duration("EMAIL_VERIFICATION_TOKEN_TTL", "1d"),
-            auth_disable_default=read.bool("AUTH_DISABLE_DEFAULT", False),
-            login_stall_time=read.int("LOGIN_STALL_TIME", 500) / 1000,
-            rate_limiter_enabled=read.bool("RATE_LIMITER_ENABLED", True),
+            auth_disable_default=read.flag("AUTH_DISABLE_DEFAULT", False),
+            login_stall_time=read.integer("LOGIN_STALL_TIME", 500) / 1000,
+            rate_limiter_enabled=read.flag("RATE_LIMITER_ENABLED", True),
             rate_limiter_store=read.choice("RATE_LIMITER_STORE", "memory", ("memory", "redis")),
             rate_limiter_redis=read.optional("RATE_LIMITER_REDIS"),
-            rate_limiter_points=read.int("RATE_LIMITER_POINTS", 50, minimum=1),
-            rate_limiter_duration=read.int("RATE_LIMITER_DURATION", 1, minimum=1),
-            graphiql=read.bool("GRAPHIQL", not production),
-            graphql_introspection=read.bool("GRAPHQL_INTROSPECTION", not production),
-            graphql_max_depth=read.int("GRAPHQL_MAX_DEPTH", 10, minimum=2),
-            graphql_max_aliases=read.int("GRAPHQL_MAX_ALIASES", 30, minimum=0),
-            graphql_max_auth_operations=read.int("GRAPHQL_MAX_AUTH_OPERATIONS", 1, minimum=1),
-            cors_origin=read.list("CORS_ORIGIN"),
+            rate_limiter_points=read.integer("RATE_LIMITER_POINTS", 50, minimum=1),
+            rate_limiter_duration=read.integer("RATE_LIMITER_DURATION", 1, minimum=1),
+            graphiql=read.flag("GRAPHIQL", not production),
+            graphql_introspection=read.flag("GRAPHQL_INTROSPECTION", not production),
+            graphql_max_depth=read.integer("GRAPHQL_MAX_DEPTH", 10, minimum=2),
+            graphql_max_aliases=read.integer("GRAPHQL_MAX_ALIASES", 30, minimum=0),
+            graphql_max_auth_operations=read.integer("GRAPHQL_MAX_AUTH_OPERATIONS", 1, minimum=1),
+            cors_origin=read.items("CORS_ORIGIN"),
         )
         if values["password_min_length"] > values["password_max_length"]:
             raise ConfigError("PASSWORD_MIN_LENGTH: larger than PASSWORD_MAX_LENGTH")
@@ -305,7 +305,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 def _database_url_for_tools() -> str:
     reader = _Reader(Config(ENV_FILE if Path(ENV_FILE).exists() else None))
-    return reader.str("DATABASE_URL", "sqlite://./data/app.db")
+    return reader.text("DATABASE_URL", "sqlite://./data/app.db")
 
 
 # For the `tortoise` command line (makemigrations / migrate), via [tool.tortoise] in pyproject.

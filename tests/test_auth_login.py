@@ -15,8 +15,12 @@ async def test_login_returns_both_tokens_and_expires_in_ms_as_a_digit_string(api
     assert tokens["refresh_token"]
     assert tokens["expires"] == "900000"
     me = await api.gql("{ users_me { email role status } user { email } }", token=tokens["access_token"])
-    assert me == {"data": {"users_me": {"email": "ana@example.com", "role": "user", "status": "active"},
-                           "user": {"email": "ana@example.com"}}}
+    assert me == {
+        "data": {
+            "users_me": {"email": "ana@example.com", "role": "user", "status": "active"},
+            "user": {"email": "ana@example.com"},
+        }
+    }
 
 
 async def test_wrong_password_and_unknown_email_look_alike(api: Api) -> None:
@@ -121,7 +125,9 @@ async def test_login_stall_time_applies_to_failures(app_with) -> None:  # type: 
 
 async def test_rest_login_answers_directus_shape(api: Api) -> None:
     await api.signup()
-    response = await api.http.post("/auth/login", json={"email": "ana@example.com", "password": "correct horse battery"})
+    response = await api.http.post(
+        "/auth/login", json={"email": "ana@example.com", "password": "correct horse battery"}
+    )
     assert response.status_code == 200
     data = response.json()["data"]
     assert set(data) == {"access_token", "expires", "refresh_token"}
@@ -131,7 +137,9 @@ async def test_rest_login_answers_directus_shape(api: Api) -> None:
 async def test_rest_login_errors_carry_code_and_status(api: Api) -> None:
     wrong = await api.http.post("/auth/login", json={"email": "x@example.com", "password": "nope-nope"})
     assert wrong.status_code == 401
-    assert wrong.json() == {"errors": [{"message": "Invalid user credentials.", "extensions": {"code": "INVALID_CREDENTIALS"}}]}
+    assert wrong.json() == {
+        "errors": [{"message": "Invalid user credentials.", "extensions": {"code": "INVALID_CREDENTIALS"}}]
+    }
     missing = await api.http.post("/auth/login", json={"email": "x@example.com"})
     assert (missing.status_code, missing.json()["errors"][0]["extensions"]["code"]) == (400, "INVALID_PAYLOAD")
     garbage = await api.http.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"})
@@ -144,7 +152,9 @@ async def test_rest_login_errors_carry_code_and_status(api: Api) -> None:
 
 async def test_graphql_mutation_over_get_never_runs(api: Api) -> None:
     await api.signup()
-    response = await api.http.get("/graphql", params={"query": 'mutation { auth_password_request(email: "ana@example.com") }'})
+    response = await api.http.get(
+        "/graphql", params={"query": 'mutation { auth_password_request(email: "ana@example.com") }'}
+    )
     assert response.status_code in (400, 405)
 
 

@@ -17,9 +17,17 @@ def test_defaults_follow_the_contract() -> None:
     assert (s.access_token_ttl, s.refresh_token_ttl, s.refresh_token_reuse_interval) == (900, 7 * 86400, 10)
     assert (s.access_token_alg, s.access_token_audience) == ("HS256", "authenticated")
     assert (s.refresh_cookie.name, s.session_cookie.name, s.refresh_cookie.same_site) == (
-        "refresh_token", "session_token", "lax")
+        "refresh_token",
+        "session_token",
+        "lax",
+    )
     assert s.refresh_cookie.secure is False  # plain-http PUBLIC_URL
-    assert (s.password_min_length, s.password_max_length, s.argon2_memory_cost, s.argon2_time_cost) == (8, 256, 19456, 2)
+    assert (s.password_min_length, s.password_max_length, s.argon2_memory_cost, s.argon2_time_cost) == (
+        8,
+        256,
+        19456,
+        2,
+    )
     assert (s.public_registration, s.email_verification, s.default_role) == (True, False, "user")
     assert (s.graphql_max_depth, s.graphql_max_aliases, s.graphql_max_auth_operations) == (10, 30, 1)
     assert s.login_stall_time == 0.5 and s.database_url == "sqlite://./data/app.db"
@@ -58,4 +66,11 @@ def test_production_requires_a_secret_and_turns_graphiql_off() -> None:
 
 
 def test_durations() -> None:
-    assert [parse_duration(v) for v in ("15m", "7d", "3600", "10s", "2h", "500ms")] == [900, 604800, 3600, 10, 7200, 0.5]
+    assert [parse_duration(v) for v in ("15m", "7d", "3600", "10s", "2h", "500ms")] == [
+        900,
+        604800,
+        3600,
+        10,
+        7200,
+        0.5,
+    ]

@@ -147,4 +147,3 @@ async def test_mail_server_down_leaves_no_usable_token(app_with) -> None:  # typ
         result = await api.gql(REQUEST, {"email": "ana@example.com"})
         assert result == {"data": {"auth_password_request": True}}
         assert await OneTimeToken.all().count() == 0
-

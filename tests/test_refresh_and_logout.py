@@ -126,7 +126,9 @@ async def test_rest_refresh_and_logout(api: Api) -> None:
 
 async def test_cookie_mode_sets_an_httponly_refresh_cookie(api: Api) -> None:
     await api.signup()
-    response = await api.raw_gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "cookie"})
+    response = await api.raw_gql(
+        LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "cookie"}
+    )
     tokens = response.json()["data"]["auth_login"]
     assert tokens["refresh_token"] is None and tokens["access_token"] and tokens["expires"] == "900000"
     cookie = response.headers["set-cookie"]
@@ -172,7 +174,9 @@ async def test_session_mode_returns_no_tokens_and_authenticates_by_cookie(api: A
     assert me["data"]["users_me"]["email"] == "ana@example.com"
     # A cross-site form post does not carry the session.
     forged = await api.http.post(
-        "/graphql", content=b"query=%7Busers_me%7Bemail%7D%7D", headers={"content-type": "application/x-www-form-urlencoded"}
+        "/graphql",
+        content=b"query=%7Busers_me%7Bemail%7D%7D",
+        headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert "ana@example.com" not in forged.text
     rotated = await api.gql(REFRESH, {"mode": "session"})

@@ -18,8 +18,12 @@ mutation($input: SigninUserInput!) {
 async def test_relay_create_and_sign_in(api: Api) -> None:
     created = await api.gql(
         RELAY_CREATE,
-        {"input": {"authProvider": {"email": {"email": "ana@example.com", "password": "correct horse battery"}},
-                   "clientMutationId": "c1"}},
+        {
+            "input": {
+                "authProvider": {"email": {"email": "ana@example.com", "password": "correct horse battery"}},
+                "clientMutationId": "c1",
+            }
+        },
         path="/graphql/relay",
     )
     payload = created["data"]["createUser"]
@@ -29,7 +33,12 @@ async def test_relay_create_and_sign_in(api: Api) -> None:
 
     signed = await api.gql(
         RELAY_SIGNIN,
-        {"input": {"email": {"email": "ana@example.com", "password": "correct horse battery"}, "clientMutationId": "c2"}},
+        {
+            "input": {
+                "email": {"email": "ana@example.com", "password": "correct horse battery"},
+                "clientMutationId": "c2",
+            }
+        },
         path="/graphql/relay",
     )
     payload = signed["data"]["signinUser"]
@@ -55,7 +64,9 @@ async def test_node_resolves_the_global_id(api: Api) -> None:
     user = await api.signup()
     token = (await api.login())["access_token"]
     assert base64.b64decode(user["id"]).decode().startswith("User:")
-    result = await api.gql("query($id: ID!) { node(id: $id) { id ... on User { email } } }", {"id": user["id"]}, token=token)
+    result = await api.gql(
+        "query($id: ID!) { node(id: $id) { id ... on User { email } } }", {"id": user["id"]}, token=token
+    )
     assert result["data"]["node"] == {"id": user["id"], "email": "ana@example.com"}
     many = await api.gql(
         "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",

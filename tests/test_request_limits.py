@@ -36,7 +36,7 @@ async def test_too_many_aliases_are_refused(api: Api) -> None:
 
 
 async def test_deep_queries_are_refused(api: Api) -> None:
-    deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }"
+    deep = "{ __schema { types { fields { type { " + "ofType { " * 6 + "name" + " }" * 10 + " }"
     assert codes(await api.gql(deep)) == ["QUERY_TOO_COMPLEX"]
 
 

@@ -18,7 +18,9 @@ VERIFY = "mutation($token: String!) { users_register_verify(token: $token) }"
 
 
 async def test_create_user_returns_the_new_user(api: Api) -> None:
-    result = await api.gql(CREATE_USER, {"email": "Ana@Example.com", "password": "correct horse battery", "name": "Ana"})
+    result = await api.gql(
+        CREATE_USER, {"email": "Ana@Example.com", "password": "correct horse battery", "name": "Ana"}
+    )
     user = result["data"]["createUser"]
     assert user["email"] == "ana@example.com" and user["name"] == "Ana"
     assert user["role"] == "user" and user["status"] == "active"
@@ -38,7 +40,11 @@ async def test_racing_sign_ups_create_one_account(api: Api) -> None:
     results = await asyncio.gather(
         *(api.gql(CREATE_USER, {"email": "race@example.com", "password": "correct horse battery"}) for _ in range(3))
     )
-    assert sorted(codes(r)[0] if codes(r) else "ok" for r in results) == ["RECORD_NOT_UNIQUE", "RECORD_NOT_UNIQUE", "ok"]
+    assert sorted(codes(r)[0] if codes(r) else "ok" for r in results) == [
+        "RECORD_NOT_UNIQUE",
+        "RECORD_NOT_UNIQUE",
+        "ok",
+    ]
     assert await User.filter(email="race@example.com").count() == 1
 
 
@@ -133,11 +139,15 @@ async def test_email_verification_flow(app_with, smtp_server) -> None:  # type: 
         EMAIL_SMTP_PORT=smtp_server.port,
         USER_REGISTER_URL_ALLOW_LIST="https://app.example.com/verify",
     ) as api:
-        bad_url = await api.gql(REGISTER, {"email": "new@example.com", "password": "correct horse battery",
-                                           "url": "https://evil.example/verify"})
+        bad_url = await api.gql(
+            REGISTER,
+            {"email": "new@example.com", "password": "correct horse battery", "url": "https://evil.example/verify"},
+        )
         assert codes(bad_url) == ["INVALID_PAYLOAD"]
-        await api.gql(REGISTER, {"email": "new@example.com", "password": "correct horse battery",
-                                 "url": "https://app.example.com/verify"})
+        await api.gql(
+            REGISTER,
+            {"email": "new@example.com", "password": "correct horse battery", "url": "https://app.example.com/verify"},
+        )
         assert (await User.get(email="new@example.com")).status == Status.unverified
         blocked = await api.gql(LOGIN, {"email": "new@example.com", "password": "correct horse battery"})
         assert codes(blocked) == ["USER_SUSPENDED"]

@@ -42,6 +42,4 @@ def _same_target(url: str, allowed: str) -> bool:
     if (a.scheme, a.netloc.lower()) != (b.scheme, b.netloc.lower()):
         return False
     allowed_path = b.path or "/"
-    return (a.path or "/") == allowed_path or (
-        allowed_path.endswith("/") and (a.path or "/").startswith(allowed_path)
-    )
+    return (a.path or "/") == allowed_path or (allowed_path.endswith("/") and (a.path or "/").startswith(allowed_path))

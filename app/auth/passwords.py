@@ -8,7 +8,9 @@ flags any hash whose scheme or parameters differ from the current ones).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from passlib.context import CryptContext
 
@@ -17,6 +19,7 @@ from app.config import Settings
 from app.errors import InvalidPayload
 
 BCRYPT_MAX_BYTES = 72
+T = TypeVar("T")
 
 
 class Passwords:
@@ -57,7 +60,8 @@ class Passwords:
             raise InvalidPayload(f"Password must be at most {BCRYPT_MAX_BYTES} bytes with bcrypt.")
 
     async def hash(self, password: str) -> str:
-        return await self._run(self.context.hash, password)
+        hashed: str = await self._run(self.context.hash, password)
+        return hashed
 
     async def verify(self, password: str, stored: str | None) -> tuple[bool, str | None]:
         """(matches, new hash to save or None). A missing hash still costs one verify."""
@@ -65,10 +69,11 @@ class Passwords:
             await self.dummy_verify(password)
             return False, None
         try:
-            return await self._run(self.context.verify_and_update, password, stored)
+            matches, new_hash = await self._run(self.context.verify_and_update, password, stored)
         except ValueError:
             # bcrypt 5 raises on > 72 bytes; an unknown or corrupt hash raises too.
             return False, None
+        return bool(matches), new_hash
 
     async def dummy_verify(self, password: str) -> None:
         """Spend the time of a real verify, so unknown users are not faster to reject."""
@@ -76,7 +81,7 @@ class Passwords:
             self._dummy_hash = await self.hash(new_token())
         await self._run(self.context.verify, password, self._dummy_hash)
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:

@@ -61,7 +61,12 @@ def presented_refresh_token(request: Request, settings: Settings, mode: str, giv
 def clear(response: Response, settings: Settings) -> None:
     for cookie in (settings.refresh_cookie, settings.session_cookie):
         response.delete_cookie(
-            cookie.name, path="/", domain=cookie.domain, secure=cookie.secure, httponly=True, samesite=cookie.same_site  # type: ignore[arg-type]
+            cookie.name,
+            path="/",
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=True,
+            samesite=cookie.same_site,  # type: ignore[arg-type]
         )
 
 

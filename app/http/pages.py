@@ -23,8 +23,12 @@ input,button{{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin
 .error{{color:#b00020}}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
 
-_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:

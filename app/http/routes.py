@@ -53,7 +53,9 @@ async def login(request: Request, services: Services) -> Response:
 async def refresh(request: Request, services: Services) -> Response:
     body = await json_body(request)
     mode = _mode(body)
-    token = cookies.presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
+    token = cookies.presented_refresh_token(
+        request, services.settings, mode, field(body, "refresh_token", required=False)
+    )
     issued = await services.auth.refresh(token)
     return _tokens_response(services, issued, mode)
 
@@ -61,7 +63,9 @@ async def refresh(request: Request, services: Services) -> Response:
 async def logout(request: Request, services: Services) -> Response:
     body = await json_body(request)
     mode = _mode(body)
-    token = cookies.presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
+    token = cookies.presented_refresh_token(
+        request, services.settings, mode, field(body, "refresh_token", required=False)
+    )
     await services.auth.logout(token)
     response = Response(status_code=204)
     cookies.clear(response, services.settings)

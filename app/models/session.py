@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.user import User
 
 
 class Session(Model):
     """One signed-in device. The refresh token is never stored, only its sha256."""
 
     id = fields.UUIDField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
     # Refresh tokens are derived from (seed, generation) with the server secret, so a token
     # rotated a moment ago can be answered with the same successor without storing it.
+    user_id: UUID
     seed = fields.CharField(max_length=64)
     generation = fields.IntField(default=0)
     refresh_hash = fields.CharField(max_length=64, unique=True)

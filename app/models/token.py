@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.models.user import User
 
 
 class Purpose(StrEnum):
@@ -15,7 +19,9 @@ class OneTimeToken(Model):
     """An emailed or texted secret: single use, expiring, stored only as sha256."""
 
     id = fields.UUIDField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="one_time_tokens", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="one_time_tokens", on_delete=fields.CASCADE
+    )
     purpose = fields.CharEnumField(Purpose, max_length=32)
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -55,17 +55,17 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.services = services
 
-    async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:  # type: ignore[override]
-        assert isinstance(request, Request) and response is not None  # noqa: S101 - no websockets here
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
         settings = self.services.settings
         viewer = await resolve_viewer(request, settings, self.services.access_tokens)
         return Context(request, response, settings, viewer, self.services)
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         body = process_result(result)
         # Syntax errors skip the schema extensions; whatever still has no code is the
         # document's fault.
         for error in body.get("errors") or []:
-            extensions = error.setdefault("extensions", {})
+            extensions: dict[str, object] = error.setdefault("extensions", {})  # type: ignore[attr-defined]
             extensions.setdefault("code", GRAPHQL_VALIDATION)
         return body

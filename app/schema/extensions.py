@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,17 +27,19 @@ log = logging.getLogger("app.graphql")
 
 # Mutations that check a credential or hash a password: alias batching these would
 # multiply guesses (or hashing work) per request.
-CREDENTIAL_MUTATIONS = frozenset({
-    "auth_login",
-    "auth_refresh",
-    "auth_password_request",
-    "auth_password_reset",
-    "auth_magic_link_login",
-    "createUser",
-    "signinUser",
-    "users_register",
-    "users_register_verify",
-})
+CREDENTIAL_MUTATIONS = frozenset(
+    {
+        "auth_login",
+        "auth_refresh",
+        "auth_password_request",
+        "auth_password_reset",
+        "auth_magic_link_login",
+        "createUser",
+        "signinUser",
+        "users_register",
+        "users_register_verify",
+    }
+)
 
 
 class ErrorCodes(SchemaExtension):
@@ -82,7 +85,7 @@ class ErrorCodes(SchemaExtension):
         )
 
 
-def limit_rules(max_depth: int, max_aliases: int, max_auth_operations: int) -> list[type[ValidationRule]]:
+def limit_rules(max_depth: int, max_aliases: int, max_auth_operations: int) -> list[type[ASTValidationRule]]:
     """Validation rules for section 7's limits; each failure is QUERY_TOO_COMPLEX."""
 
     def too_complex(context: ValidationContext, message: str, node: Any) -> None:
@@ -101,7 +104,9 @@ def limit_rules(max_depth: int, max_aliases: int, max_auth_operations: int) -> l
                 too_complex(self.context, f"{aliases} aliases exceed the limit of {max_aliases}.", node)
             if node.operation == OperationType.MUTATION:
                 count = sum(
-                    1 for f in _root_fields(node.selection_set, fragments, set()) if f.name.value in CREDENTIAL_MUTATIONS
+                    1
+                    for f in _root_fields(node.selection_set, fragments, set())
+                    if f.name.value in CREDENTIAL_MUTATIONS
                 )
                 if count > max_auth_operations:
                     too_complex(
@@ -129,7 +134,9 @@ def _depth(selection_set: SelectionSetNode | None, fragments: dict[str, Fragment
     return deepest
 
 
-def _aliases(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> int:
+def _aliases(
+    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> int:
     if selection_set is None:
         return 0
     count = 0

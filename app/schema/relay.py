@@ -6,8 +6,8 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from app.schema import Schema, config, extensions
 from app.config import Settings
+from app.schema import Schema, config, extensions
 from app.schema.context import Context
 from app.schema.types import (
     AuthProviderAuth0,

@@ -10,6 +10,8 @@ from typing import NewType
 
 import strawberry
 from strawberry import UNSET
+from strawberry.permission import BasePermission
+from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import InvalidPayload
 from app.models import User as UserModel
@@ -17,7 +19,7 @@ from app.schema.permissions import IsOwnerOrAdmin
 
 GraphQLBigInt = NewType("GraphQLBigInt", int)
 
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     GraphQLBigInt: strawberry.scalar(
         name="GraphQLBigInt",
         description="An integer sent as a digit string, as Directus does.",
@@ -75,7 +77,7 @@ class Node:
     id: strawberry.ID
 
 
-_owner = [IsOwnerOrAdmin]
+_owner: list[type[BasePermission]] = [IsOwnerOrAdmin]
 
 
 @strawberry.type(name="User")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import TypeVar
 
 import strawberry
 from strawberry import UNSET
@@ -26,6 +27,7 @@ from app.schema.types import (
 )
 
 MAX_NODE_IDS = 100
+T = TypeVar("T")
 
 
 def chosen_provider(
@@ -35,7 +37,7 @@ def chosen_provider(
     oidc: AuthProviderOidc | None,
 ) -> tuple[str, Mapping[str, str]]:
     """Graphcool's provider inputs: exactly one must be set (an explicit null is unset)."""
-    email, phone, auth0, oidc = (None if m is UNSET else m for m in (email, phone, auth0, oidc))
+    email, phone, auth0, oidc = _set(email), _set(phone), _set(auth0), _set(oidc)
     given = [m for m in (email, phone, auth0, oidc) if m is not None]
     if len(given) != 1:
         raise InvalidPayload("Exactly one auth provider must be given.")
@@ -49,10 +51,16 @@ def chosen_provider(
     return oidc.provider, {"idToken": oidc.idToken}
 
 
+def _set(value: T | None) -> T | None:
+    return None if value is UNSET else value
+
+
 async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name: str | None) -> User:
     if not ctx.settings.public_registration and ctx.viewer.role != "admin":
         raise Forbidden()
-    provider, payload = chosen_provider(auth_provider.email, auth_provider.phone, auth_provider.auth0, auth_provider.oidc)
+    provider, payload = chosen_provider(
+        auth_provider.email, auth_provider.phone, auth_provider.auth0, auth_provider.oidc
+    )
     if provider != "email":
         ctx.services.registry.get(provider)  # INVALID_PROVIDER until that provider is configured
         raise InvalidPayload(f"Sign-up through {provider} is not available.")

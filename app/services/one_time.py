@@ -40,7 +40,8 @@ async def consume(token: str, purpose: Purpose) -> User:
     won = await OneTimeToken.filter(id=record.id, used_at=None).update(used_at=now())
     if not won:
         raise InvalidToken()
-    return record.user
+    user: User = record.user
+    return user
 
 
 async def discard(token: str) -> None:

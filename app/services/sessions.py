@@ -70,9 +70,9 @@ class SessionService:
         REFRESH_TOKEN_REUSE_INTERVAL ago gets the same successor (two tabs refreshing at
         once); later it means the token was copied, and the whole session is revoked."""
         presented = self._hash(token)
-        session = await Session.filter(
-            Q(refresh_hash=presented) | Q(previous_hash=presented)
-        ).select_related("user").first()
+        session = (
+            await Session.filter(Q(refresh_hash=presented) | Q(previous_hash=presented)).select_related("user").first()
+        )
         if session is None:
             raise InvalidToken()
         self._check_live(session)
@@ -90,9 +90,9 @@ class SessionService:
 
     async def revoke_by_token(self, token: str) -> None:
         presented = self._hash(token)
-        updated = await Session.filter(
-            Q(refresh_hash=presented) | Q(previous_hash=presented), revoked_at=None
-        ).update(revoked_at=now())
+        updated = await Session.filter(Q(refresh_hash=presented) | Q(previous_hash=presented), revoked_at=None).update(
+            revoked_at=now()
+        )
         if not updated:
             raise InvalidToken()
 

@@ -62,7 +62,7 @@ class UserService:
                     # behind that its owner could never verify.
                     await self._send_verification(user, url)
         except IntegrityError:
-            raise RecordNotUnique("Value for field \"email\" in collection \"users\" has to be unique.") from None
+            raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         return user
 
     async def register(
@@ -84,7 +84,9 @@ class UserService:
             await self.mailer.send(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
             return
         try:
-            await self.create_with_password(address, password, first_name=first_name, last_name=last_name, verification_url=url)
+            await self.create_with_password(
+                address, password, first_name=first_name, last_name=last_name, verification_url=url
+            )
         except RecordNotUnique:
             return  # a concurrent sign-up won; answer as for any taken email
 
@@ -138,7 +140,9 @@ class UserService:
 
     async def _send_verification(self, user: User, base: str) -> None:
         token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
-        await self.mailer.send(Mail(str(user.email), "Verify your email address", _verify_text(one_time.link(base, token))))
+        await self.mailer.send(
+            Mail(str(user.email), "Verify your email address", _verify_text(one_time.link(base, token)))
+        )
 
     def _verification_base(self, url: str | None) -> str:
         return self._url(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
