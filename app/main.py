@@ -64,7 +64,6 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         lifespan=lifespan,
     )
     app.state.services = services
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app
 
 
@@ -72,7 +71,10 @@ def __getattr__(name: str) -> Starlette:
     # `app.main:app` is built on first access, so importing this module (tests, tools)
     # reads no environment and opens nothing.
     if name == "app":
-        application = create_app()
+        settings = Settings.from_env()
+        # Only the served app configures logging; an embedding application keeps its own.
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        application = create_app(settings)
         globals()["app"] = application
         return application
     raise AttributeError(name)

@@ -162,3 +162,36 @@ async def test_graphiql_is_served_on_get_in_development(api: Api) -> None:
     response = await api.http.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_password_hashing_runs_in_its_own_bounded_pool(api: Api) -> None:
+    import threading
+
+    await api.signup()
+    await api.login()
+    pool_threads = [t for t in threading.enumerate() if t.name.startswith("password-hash")]
+    # make_settings sets PASSWORD_HASH_CONCURRENCY=2: never more threads than that.
+    assert 1 <= len(pool_threads) <= 2
+
+
+async def test_access_token_in_the_query_string_only_when_enabled(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(ACCESS_TOKEN_QUERY_PARAM="true") as api:
+        await api.signup()
+        token = (await api.login())["access_token"]
+        response = await api.http.post(f"/graphql?access_token={token}", json={"query": "{ users_me { email } }"})
+        assert response.json()["data"]["users_me"]["email"] == "ana@example.com"
+    async with app_with() as api:
+        await api.signup()
+        token = (await api.login())["access_token"]
+        response = await api.http.post(f"/graphql?access_token={token}", json={"query": "{ users_me { email } }"})
+        assert response.json()["data"]["users_me"] is None
+
+
+async def test_cors_allows_only_the_configured_origin(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(CORS_ORIGIN="https://app.example.com") as api:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        ok = await api.http.options("/graphql", headers={"Origin": "https://app.example.com", **preflight})
+        assert ok.headers.get("access-control-allow-origin") == "https://app.example.com"
+        assert ok.headers.get("access-control-allow-credentials") == "true"
+        evil = await api.http.options("/graphql", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in evil.headers

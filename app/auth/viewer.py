@@ -82,10 +82,10 @@ async def _from_access_token(token: str, tokens: AccessTokens) -> Viewer:
     claims = tokens.decode(token)
     # The one indexed lookup of an authenticated request: it proves the session is still
     # live (logout, reset and suspension revoke at once) and brings the user along.
-    session = await Session.filter(id=_uuid(claims.session_id)).select_related("user").first()
-    if session is None or str(session.user_id) != claims.user_id:
+    user = await Session.live_user(_uuid(claims.session_id), datetime.now(UTC))
+    if user is None or str(user.id) != claims.user_id or user.status != Status.active:
         raise InvalidToken()
-    return _viewer_for(session)
+    return Viewer(user=user, role=str(user.role), session_id=claims.session_id)
 
 
 async def _from_session_token(token: str) -> Viewer:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from tortoise import fields
+from tortoise import connections, fields
 from tortoise.models import Model
 
 if TYPE_CHECKING:
@@ -38,3 +38,29 @@ class Session(Model):
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > now
+
+    @classmethod
+    async def live_user(cls, session_id: str, now: datetime) -> User | None:
+        """The user of a live session, in one indexed lookup: the per-request cost of an
+        access token. Hand-written SQL because building the equivalent queryset costs more
+        than running it (see bench/)."""
+        connection = connections.get("default")
+        placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
+        rows = await connection.execute_query_dict(_LIVE_USER_SQL.format(placeholder=placeholder), [session_id])
+        if not rows:
+            return None
+        row = rows[0]
+        expires_at = _EXPIRES.to_python_value(row.pop("session_expires_at"))
+        revoked_at = row.pop("session_revoked_at")
+        if revoked_at is not None or expires_at is None or expires_at <= now:
+            return None
+        from app.models.user import User
+
+        return User._init_from_db(**row)
+
+
+_EXPIRES = Session._meta.fields_map["expires_at"]
+_LIVE_USER_SQL = (
+    "SELECT u.*, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at "
+    "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {placeholder}"
+)
