@@ -160,6 +160,11 @@ class Settings:
     graphql_max_aliases: int = 30
     graphql_max_auth_operations: int = 1
     cors_origin: tuple[str, ...] = ()
+    mfa_issuer: str = "GraphQL Auth"
+    magic_link_url_allow_list: tuple[str, ...] = ()
+    user_invite_url_allow_list: tuple[str, ...] = ()
+    magic_link_ttl: float = 900
+    invite_token_ttl: float = 7 * 86400
 
     @property
     def production(self) -> bool:
@@ -263,6 +268,11 @@ class Settings:
             graphql_max_aliases=read.integer("GRAPHQL_MAX_ALIASES", 30, minimum=0),
             graphql_max_auth_operations=read.integer("GRAPHQL_MAX_AUTH_OPERATIONS", 1, minimum=1),
             cors_origin=read.items("CORS_ORIGIN"),
+            mfa_issuer=read.text("MFA_ISSUER", "GraphQL Auth"),
+            magic_link_url_allow_list=read.items("MAGIC_LINK_URL_ALLOW_LIST"),
+            user_invite_url_allow_list=read.items("USER_INVITE_URL_ALLOW_LIST"),
+            magic_link_ttl=read.duration("MAGIC_LINK_TTL", "15m"),
+            invite_token_ttl=read.duration("USER_INVITE_TOKEN_TTL", "7d"),
         )
         if values["password_min_length"] > values["password_max_length"]:
             raise ConfigError("PASSWORD_MIN_LENGTH: larger than PASSWORD_MAX_LENGTH")

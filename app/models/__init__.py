@@ -1,7 +1,21 @@
 """All models; `app.models` is the one module path Tortoise and its migrations load."""
 
+from app.models.api_token import ApiToken
+from app.models.audit import AuditEvent
+from app.models.mfa import RecoveryCode
 from app.models.session import Session
 from app.models.token import OneTimeToken, Purpose
-from app.models.user import Role, Status, User
+from app.models.user import ROLE_RANK, Role, Status, User
 
-__all__ = ["OneTimeToken", "Purpose", "Role", "Session", "Status", "User"]
+__all__ = [
+    "ROLE_RANK",
+    "ApiToken",
+    "AuditEvent",
+    "OneTimeToken",
+    "Purpose",
+    "RecoveryCode",
+    "Role",
+    "Session",
+    "Status",
+    "User",
+]

@@ -50,17 +50,23 @@ class Session(Model):
         if not rows:
             return None
         row = rows[0]
-        expires_at = _EXPIRES.to_python_value(row.pop("session_expires_at"))
+        expires_at = _DATETIME.to_python_value(row.pop("session_expires_at"))
+        last_used_at = _DATETIME.to_python_value(row.pop("session_last_used_at"))
         revoked_at = row.pop("session_revoked_at")
         if revoked_at is not None or expires_at is None or expires_at <= now:
             return None
+        if last_used_at is None or (now - last_used_at).total_seconds() > TOUCH_INTERVAL:
+            # At most one write per session per interval, not one per request.
+            await cls.filter(id=session_id).update(last_used_at=now)
         from app.models.user import User
 
         return User._init_from_db(**row)
 
 
-_EXPIRES = Session._meta.fields_map["expires_at"]
+TOUCH_INTERVAL = 60
+_DATETIME = Session._meta.fields_map["expires_at"]
 _LIVE_USER_SQL = (
-    "SELECT u.*, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at "
+    "SELECT u.*, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, "
+    "s.last_used_at AS session_last_used_at "
     "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {placeholder}"
 )

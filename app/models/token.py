@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 class Purpose(StrEnum):
     password_reset = "password_reset"
     email_verification = "email_verification"
+    magic_link = "magic_link"
+    invite = "invite"
 
 
 class OneTimeToken(Model):

@@ -11,6 +11,13 @@ class Role(StrEnum):
     user = "user"
     guest = "guest"
 
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self]
+
+
+ROLE_RANK = {Role.guest: 0, Role.user: 1, Role.admin: 2}
+
 
 class Status(StrEnum):
     active = "active"
@@ -33,6 +40,8 @@ class User(Model):
     status = fields.CharEnumField(Status, max_length=16, default=Status.active)
     email_verified = fields.BooleanField(default=False)
     tfa_secret = fields.CharField(max_length=255, null=True)  # encrypted, never plain
+    # The TOTP time step last accepted: a code is never accepted twice (RFC 6238 §5.2).
+    tfa_last_step = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
 

@@ -16,8 +16,8 @@ from app.auth.viewer import Viewer, resolve_viewer
 from app.config import Settings
 from app.errors import GRAPHQL_VALIDATION
 from app.services.auth import AuthService
+from app.services.client import ClientInfo
 from app.services.container import Services
-from app.services.sessions import ClientInfo
 from app.services.users import UserService
 
 

@@ -11,7 +11,8 @@ from app.auth.providers import ProviderRegistry
 from app.config import Settings
 from app.errors import InvalidOtp, InvalidPayload
 from app.models import User
-from app.services.sessions import ClientInfo, IssuedTokens, SessionService, check_can_sign_in
+from app.services.client import ClientInfo
+from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
 
 
 class AuthService:

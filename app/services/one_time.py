@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from app.auth.secrets import hash_token, new_token
 from app.errors import InvalidToken, TokenExpired
 from app.models import OneTimeToken, Purpose, User
-from app.services.sessions import now
+from app.services.client import now
 
 MAX_TOKEN_LENGTH = 128
 

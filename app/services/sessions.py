@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tortoise.expressions import Q
 
 from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
-from app.errors import InvalidToken, TokenExpired, UserSuspended
+from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, Status, User
+from app.services import audit
+from app.services.client import ClientInfo, now
+from app.services.pages import Page, keyset_page
 
 log = logging.getLogger("app.sessions")
 
 MAX_REFRESH_TOKEN_LENGTH = 128
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    ip: str | None = None
-    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,10 +29,6 @@ class IssuedTokens:
     refresh_token: str
     user: User
     session_id: str
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def check_can_sign_in(user: User) -> None:
@@ -102,6 +95,16 @@ class SessionService:
             query = query.exclude(id=keep)
         return await query.update(revoked_at=now())
 
+    async def live(self, user_id: str, first: int | None, after: str | None) -> Page[Session]:
+        query = Session.filter(user_id=user_id, revoked_at=None, expires_at__gt=now())
+        return await keyset_page(query, first, after)
+
+    async def revoke(self, user_id: str, session_id: str) -> None:
+        """Revoke one of the user's own sessions; someone else's looks like a missing one."""
+        updated = await Session.filter(id=session_id, user_id=user_id, revoked_at=None).update(revoked_at=now())
+        if not updated:
+            raise Forbidden()
+
     async def _advance(self, session: Session, presented: str) -> str | None:
         generation = session.generation + 1
         successor = self.refresh_tokens.derive(session.seed, generation)
@@ -127,6 +130,7 @@ class SessionService:
             return self._issue(session.user, session, self.refresh_tokens.derive(session.seed, session.generation))
         await Session.filter(id=session.id).update(revoked_at=now())
         log.warning("refresh token reused after rotation: session %s revoked", session.id)
+        await audit.record("refresh_token.reused", user_id=session.user_id, session_id=str(session.id))
         raise InvalidToken()
 
     def _check_live(self, session: Session) -> None:

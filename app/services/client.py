@@ -1,0 +1,16 @@
+"""Small shared values: who is on the other end of a request, and the current time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
