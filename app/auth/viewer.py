@@ -14,6 +14,8 @@ from app.auth.tokens import AccessTokens
 from app.config import Settings
 from app.errors import AppError, InvalidToken
 from app.models import Session, Status, User
+from app.services.api_tokens import PREFIX as API_TOKEN_PREFIX
+from app.services.api_tokens import ApiTokenService
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ class Viewer:
     user: User | None = None
     role: str = "EVERYONE"
     session_id: str | None = None
+    api_token_id: str | None = None
     token_error: str | None = None  # INVALID_TOKEN / TOKEN_EXPIRED for a bad credential
 
     @property
@@ -42,7 +45,7 @@ def bearer_token(request: HTTPConnection) -> str | None:
     if header:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else ""
-    return None
+    return request.headers.get("x-api-key")
 
 
 def cookie_request_allowed(request: HTTPConnection, settings: Settings) -> bool:
@@ -68,6 +71,9 @@ async def resolve_viewer(request: HTTPConnection, settings: Settings, tokens: Ac
     if token is None and settings.access_token_query_param:
         token = request.query_params.get("access_token")
     try:
+        if token is not None and token.startswith(API_TOKEN_PREFIX):
+            user, role, token_id = await ApiTokenService.authenticate(token)
+            return Viewer(user=user, role=role.value, api_token_id=token_id)
         if token is not None:
             return await _from_access_token(token, tokens)
         session_token = request.cookies.get(settings.session_cookie.name)

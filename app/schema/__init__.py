@@ -10,13 +10,15 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
+from app.schema.account import AccountMutation, AccountQuery
+from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
 from app.schema.extensions import ErrorCodes, limit_rules
-from app.schema.types import SCALARS, User
+from app.schema.types import SCALARS, ApiTokenInfo, Session, User
 from app.schema.users import UserMutation, UserQuery
 
-Query = merge_types("Query", (UserQuery,))
-Mutation = merge_types("Mutation", (AuthMutation, UserMutation))
+Query = merge_types("Query", (UserQuery, AccountQuery, AdminQuery))
+Mutation = merge_types("Mutation", (AuthMutation, UserMutation, AccountMutation, AdminMutation))
 
 
 def config() -> StrawberryConfig:
@@ -48,7 +50,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[User],
+        types=[User, Session, ApiTokenInfo],
         config=config(),
         extensions=extensions(settings) if settings else [],
     )

@@ -11,7 +11,7 @@ from app.schema.context import Context
 from app.schema.types import AuthMode, AuthTokens, GraphQLBigInt
 
 
-def _tokens(delivered: cookies.DeliveredTokens) -> AuthTokens:
+def tokens_out(delivered: cookies.DeliveredTokens) -> AuthTokens:
     return AuthTokens(
         access_token=delivered.access_token,
         expires=GraphQLBigInt(delivered.expires),
@@ -32,23 +32,23 @@ class AuthMutation:
     ) -> AuthTokens | None:
         ctx = info.context
         issued = await ctx.auth.login("email", {"email": email, "password": password}, ctx.client, otp=otp or None)
-        return _tokens(cookies.deliver(ctx.response, ctx.settings, issued, _mode(mode)))
+        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
 
     @strawberry.mutation
     async def auth_refresh(
         self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: AuthMode | None = AuthMode.json
     ) -> AuthTokens | None:
         ctx = info.context
-        token = cookies.presented_refresh_token(ctx.request, ctx.settings, _mode(mode), refresh_token)
+        token = cookies.presented_refresh_token(ctx.request, ctx.settings, mode_name(mode), refresh_token)
         issued = await ctx.auth.refresh(token)
-        return _tokens(cookies.deliver(ctx.response, ctx.settings, issued, _mode(mode)))
+        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
 
     @strawberry.mutation
     async def auth_logout(
         self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: AuthMode | None = AuthMode.json
     ) -> bool | None:
         ctx = info.context
-        token = cookies.presented_refresh_token(ctx.request, ctx.settings, _mode(mode), refresh_token)
+        token = cookies.presented_refresh_token(ctx.request, ctx.settings, mode_name(mode), refresh_token)
         await ctx.auth.logout(token)
         cookies.clear(ctx.response, ctx.settings)
         return True
@@ -66,5 +66,5 @@ class AuthMutation:
         return True
 
 
-def _mode(mode: AuthMode | None) -> str:
+def mode_name(mode: AuthMode | None) -> str:
     return (mode or AuthMode.json).value

@@ -35,18 +35,21 @@ class IsAuthenticated(BasePermission):
         return True
 
 
-class HasRole(BasePermission):
-    """`HasRole("admin")`: the viewer's role must be one of those given."""
+def HasRole(*roles: str) -> type[BasePermission]:  # noqa: N802 - reads as a class at the use site
+    """`permission_classes=[HasRole("admin")]`: the viewer's role must be one of those given.
+    (Strawberry instantiates permission classes itself, hence a class factory.)"""
+    allowed = frozenset(roles)
 
-    message = "You don't have permission to access this."
+    class RoleCheck(BasePermission):
+        message = "You don't have permission to access this."
 
-    def __init__(self, *roles: str) -> None:
-        self.roles = frozenset(roles)
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            if info.context.viewer.role not in allowed:
+                raise denied(info)
+            return True
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if info.context.viewer.role not in self.roles:
-            raise denied(info)
-        return True
+    RoleCheck.__name__ = RoleCheck.__qualname__ = f"HasRole({', '.join(sorted(allowed))})"
+    return RoleCheck
 
 
 class IsOwnerOrAdmin(BasePermission):
@@ -61,3 +64,15 @@ class IsOwnerOrAdmin(BasePermission):
         if viewer.authenticated and getattr(source, "owner_id", None) == viewer.user_id:
             return True
         raise denied(info)
+
+
+class IsSessionUser(BasePermission):
+    """Signed in with a session (not an API token): required for account-security changes,
+    so a leaked API token cannot change the password, MFA or mint more tokens."""
+
+    message = "This needs a signed-in session."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.viewer.session_id is None:
+            raise denied(info)
+        return True

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import NewType
+from typing import Any, Generic, NewType, TypeVar
 
 import strawberry
 from strawberry import UNSET
 from strawberry.permission import BasePermission
+from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import InvalidPayload
+from app.models import ApiToken as ApiTokenModel
+from app.models import AuditEvent as AuditEventModel
+from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.permissions import IsOwnerOrAdmin
+from app.services.pages import Page
+
+T = TypeVar("T")
 
 GraphQLBigInt = NewType("GraphQLBigInt", int)
 
@@ -154,3 +163,156 @@ class SigninPayload:
     token: str | None
     refreshToken: str | None  # noqa: N815 - Graphcool's name
     user: User | None
+
+
+def raw_id(global_id: str, expected: str) -> str:
+    """The database id inside a global id of the expected type, else INVALID_PAYLOAD."""
+    type_name, value = from_global_id(global_id)
+    if type_name != expected:
+        raise InvalidPayload(f"Expected a {expected} id.")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidPayload("Invalid global id.") from None
+
+
+@strawberry.type(name="tfa_secret")
+class TfaSecret:
+    secret: str
+    otpauth_url: str
+
+
+@strawberry.type(name="PageInfo", description="Relay cursor connection page information.")
+class PageInfo:
+    hasNextPage: bool  # noqa: N815 - Relay's names
+    hasPreviousPage: bool  # noqa: N815
+    startCursor: str | None  # noqa: N815
+    endCursor: str | None  # noqa: N815
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            hasNextPage=page.has_next,
+            hasPreviousPage=page.has_previous,
+            startCursor=page.cursors[0] if page.cursors else None,
+            endCursor=page.cursors[-1] if page.cursors else None,
+        )
+
+
+@strawberry.type(name="Session")
+class Session(Node):
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+    @classmethod
+    def from_model(cls, session: SessionModel, current_id: str | None) -> Session:
+        return cls(
+            id=to_global_id("Session", str(session.id)),
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            expires_at=session.expires_at,
+            user_agent=session.user_agent,
+            ip=session.ip,
+            current=str(session.id) == current_id,
+        )
+
+
+@strawberry.type(name="ApiToken")
+class ApiTokenInfo(Node):
+    name: str
+    role: UserRole
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def from_model(cls, token: ApiTokenModel) -> ApiTokenInfo:
+        return cls(
+            id=to_global_id("ApiToken", str(token.id)),
+            name=token.name,
+            role=UserRole(str(token.role)),
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            expires_at=token.expires_at,
+        )
+
+
+@strawberry.type(name="api_token_secret", description="Shown once: only a hash of the token is kept.")
+class ApiTokenSecret:
+    id: strawberry.ID
+    token: str
+
+
+@strawberry.type(name="AuditEvent")
+class AuditEvent:
+    id: strawberry.ID
+    created_at: datetime
+    action: str
+    user_id: strawberry.ID | None
+    actor_id: strawberry.ID | None
+    email: str | None
+    ip: str | None
+    user_agent: str | None
+    detail: JSON | None
+
+    @classmethod
+    def from_model(cls, event: AuditEventModel) -> AuditEvent:
+        return cls(
+            id=strawberry.ID(str(event.id)),
+            created_at=event.created_at,
+            action=event.action,
+            user_id=to_global_id("User", str(event.user_id)) if event.user_id else None,
+            actor_id=to_global_id("User", str(event.actor_id)) if event.actor_id else None,
+            email=event.email,
+            ip=event.ip,
+            user_agent=event.user_agent,
+            detail=event.detail,  # type: ignore[arg-type]
+        )
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    pageInfo: PageInfo  # noqa: N815 - Relay's name
+
+
+def connection(page: Page[Any], convert: Callable[[Any], T]) -> tuple[list[Edge[T]], PageInfo]:
+    edges = [Edge(cursor=cursor, node=convert(item)) for item, cursor in zip(page.items, page.cursors, strict=True)]
+    return edges, PageInfo.of(page)
+
+
+@strawberry.type(name="SessionConnection")
+class SessionConnection(Connection[Session]):
+    pass
+
+
+@strawberry.type(name="UserConnection")
+class UserConnection(Connection[User]):
+    pass
+
+
+@strawberry.type(name="ApiTokenConnection")
+class ApiTokenConnection(Connection[ApiTokenInfo]):
+    pass
+
+
+@strawberry.type(name="AuditEventConnection")
+class AuditEventConnection(Connection[AuditEvent]):
+    pass
+
+
+@strawberry.input(name="users_filter")
+class UsersFilter:
+    email: str | None = UNSET
+    role: UserRole | None = UNSET
+    status: UserStatus | None = UNSET

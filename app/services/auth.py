@@ -1,25 +1,43 @@
-"""Sign-in, refresh and sign-out: provider -> checks -> session -> tokens."""
+"""Sign-in, refresh and sign-out: provider -> checks -> second factor -> session -> tokens."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+from tortoise.transactions import in_transaction
+
+from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.providers import ProviderRegistry
 from app.config import Settings
-from app.errors import InvalidOtp, InvalidPayload
-from app.models import User
+from app.errors import AppError, InvalidPayload, ServiceUnavailable
+from app.mail import Mail, Mailer
+from app.models import Purpose, Status, User
+from app.services import audit, one_time
 from app.services.client import ClientInfo
+from app.services.mfa import MfaService
 from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
+
+log = logging.getLogger("app.auth")
 
 
 class AuthService:
-    def __init__(self, settings: Settings, registry: ProviderRegistry, sessions: SessionService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ProviderRegistry,
+        sessions: SessionService,
+        mfa: MfaService,
+        mailer: Mailer,
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.sessions = sessions
+        self.mfa = mfa
+        self.mailer = mailer
 
     async def login(
         self,
@@ -29,10 +47,24 @@ class AuthService:
         otp: str | None = None,
     ) -> IssuedTokens:
         async with self._stall():
-            user = await self.registry.get(provider).authenticate(payload)
-            check_can_sign_in(user)
-            self._check_mfa(user, otp)
-            return await self.sessions.open(user, client)
+            user: User | None = None
+            try:
+                user = await self.registry.get(provider).authenticate(payload)
+                check_can_sign_in(user)
+                await self.mfa.check(user, otp)
+            except AppError as error:
+                await audit.record(
+                    "login.failed",
+                    user_id=user.id if user else None,
+                    email=_email_of(payload) if user is None else None,
+                    client=client,
+                    provider=provider,
+                    code=error.code,
+                )
+                raise
+            issued = await self.sessions.open(user, client)
+            await audit.record("login", user_id=user.id, client=client, provider=provider)
+            return issued
 
     async def refresh(self, refresh_token: str | None) -> IssuedTokens:
         if not refresh_token:
@@ -44,11 +76,42 @@ class AuthService:
             raise InvalidPayload("The refresh token is required in either the payload or cookie.")
         await self.sessions.revoke_by_token(refresh_token)
 
-    def _check_mfa(self, user: User, otp: str | None) -> None:
-        # TOTP verification arrives with the MFA issue; until then an account that has a
-        # second factor can never pass the first alone.
-        if user.tfa_enabled:
-            raise InvalidOtp()
+    async def request_magic_link(self, email: str, redirect_url: str | None) -> None:
+        """Mail a one-time sign-in link; the same answer whether or not the email exists."""
+        address = normalize_email(email)
+        if redirect_url:
+            base = check_allowed_url(redirect_url, self.settings.magic_link_url_allow_list, self.settings.public_url)
+        else:
+            base = self.settings.public_url + "/auth/pages/magic-link"
+        user = await User.by_email(address)
+        if user is None or user.status not in (Status.active, Status.unverified):
+            return
+        token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
+        text = f"Sign in by opening this link:\n{one_time.link(base, token)}\n\nIt works once and expires soon."
+        try:
+            await self.mailer.send(Mail(address, "Your sign-in link", text))
+        except ServiceUnavailable:
+            await one_time.discard(token)
+            log.error("magic link mail could not be sent")
+
+    async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:
+        async def gate(user: User) -> None:
+            if user.status == Status.unverified:
+                user.status, user.email_verified = Status.active, True  # the mail proves the address
+                await user.save(update_fields=["status", "email_verified"])
+            check_can_sign_in(user)
+            await self.mfa.check(user, otp)
+
+        async with self._stall():
+            try:
+                async with in_transaction():
+                    user = await one_time.consume(token, Purpose.magic_link, check=gate)
+            except AppError as error:
+                await audit.record("login.failed", client=client, provider="magic_link", code=error.code)
+                raise
+            issued = await self.sessions.open(user, client)
+            await audit.record("login", user_id=user.id, client=client, provider="magic_link")
+            return issued
 
     @asynccontextmanager
     async def _stall(self) -> AsyncIterator[None]:
@@ -61,3 +124,10 @@ class AuthService:
             remaining = self.settings.login_stall_time - (time.monotonic() - started)
             if remaining > 0:
                 await asyncio.sleep(remaining)
+
+
+def _email_of(payload: Mapping[str, str]) -> str | None:
+    try:
+        return normalize_email(payload.get("email") or "")
+    except InvalidPayload:
+        return None

@@ -10,7 +10,11 @@ from app.auth.providers.email import EmailProvider
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, mailer_for
+from app.services.account import AccountService
+from app.services.admin import AdminService
+from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
+from app.services.mfa import MfaService
 from app.services.sessions import SessionService
 from app.services.users import UserService
 
@@ -23,8 +27,12 @@ class Services:
     registry: ProviderRegistry
     mailer: Mailer
     sessions: SessionService
+    mfa: MfaService
     auth: AuthService
     users: UserService
+    account: AccountService
+    admin: AdminService
+    api_tokens: ApiTokenService
 
     @classmethod
     def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
@@ -35,6 +43,7 @@ class Services:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
         sessions = SessionService(settings, access, RefreshTokens(settings))
+        mfa = MfaService(settings)
         return cls(
             settings=settings,
             passwords=passwords,
@@ -42,8 +51,12 @@ class Services:
             registry=registry,
             mailer=mailer,
             sessions=sessions,
-            auth=AuthService(settings, registry, sessions),
+            mfa=mfa,
+            auth=AuthService(settings, registry, sessions, mfa, mailer),
             users=UserService(settings, passwords, mailer, sessions),
+            account=AccountService(passwords, sessions),
+            admin=AdminService(settings, passwords, mailer, sessions),
+            api_tokens=ApiTokenService(),
         )
 
     def close(self) -> None:

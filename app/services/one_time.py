@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -26,9 +27,10 @@ async def issue(user: User, purpose: Purpose, ttl: float) -> str:
     return token
 
 
-async def consume(token: str, purpose: Purpose) -> User:
+async def consume(token: str, purpose: Purpose, check: Callable[[User], Awaitable[None]] | None = None) -> User:
     """Mark the token used and return its user; call inside the transaction that acts on it,
-    so a failure afterwards leaves the token usable."""
+    so a failure afterwards leaves the token usable. `check` runs before the token is spent
+    (a wrong second factor must not burn a magic link)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken()
     record = await OneTimeToken.filter(token_hash=hash_token(token), purpose=purpose).select_related("user").first()
@@ -36,6 +38,8 @@ async def consume(token: str, purpose: Purpose) -> User:
         raise InvalidToken()
     if record.expires_at <= now():
         raise TokenExpired()
+    if check is not None:
+        await check(record.user)
     # Conditional update: of two racing requests with the same token only one wins.
     won = await OneTimeToken.filter(id=record.id, used_at=None).update(used_at=now())
     if not won:

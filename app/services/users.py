@@ -51,9 +51,9 @@ class UserService:
                 user = await User.create(
                     email=address,
                     password_hash=password_hash,
-                    name=_name(name),
-                    first_name=_name(first_name),
-                    last_name=_name(last_name),
+                    name=clean_name(name),
+                    first_name=clean_name(first_name),
+                    last_name=clean_name(last_name),
                     role=role or Role(self.settings.default_role),
                     status=Status.unverified if verify else Status.active,
                 )
@@ -138,6 +138,14 @@ class UserService:
             return None
         return await self.create_with_password(email, password, role=Role.admin, verification_url=None)
 
+    async def request_verification(self, user: User, verification_url: str | None) -> None:
+        """Mail a verification link for the current address of a signed-in user."""
+        if user.email is None:
+            raise InvalidPayload("The account has no email address.")
+        if user.email_verified:
+            raise InvalidPayload("The email address is already verified.")
+        await self._send_verification(user, self._verification_base(verification_url))
+
     async def _send_verification(self, user: User, base: str) -> None:
         token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
         await self.mailer.send(
@@ -153,7 +161,7 @@ class UserService:
         return self.settings.public_url + default_path
 
 
-def _name(value: str | None) -> str | None:
+def clean_name(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()

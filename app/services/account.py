@@ -1,0 +1,55 @@
+"""What signed-in users do to their own account: profile, password, deletion."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from app.auth.passwords import Passwords
+from app.errors import InvalidCredentials
+from app.models import User
+from app.services import audit
+from app.services.client import ClientInfo
+from app.services.sessions import SessionService
+from app.services.users import clean_name
+
+
+class AccountService:
+    def __init__(self, passwords: Passwords, sessions: SessionService) -> None:
+        self.passwords = passwords
+        self.sessions = sessions
+
+    async def verify_password(self, user: User, password: str) -> None:
+        """Re-authentication for sensitive changes; a wrong password is INVALID_CREDENTIALS."""
+        self.passwords.check_size(password)
+        matches, _ = await self.passwords.verify(password, user.password_hash)
+        if not matches:
+            raise InvalidCredentials()
+
+    async def update_profile(self, user: User, first_name: str | None, last_name: str | None, name: str | None) -> User:
+        fields = []
+        for field, value in (("first_name", first_name), ("last_name", last_name), ("name", name)):
+            if value is not None:
+                setattr(user, field, clean_name(value))
+                fields.append(field)
+        if fields:
+            await user.save(update_fields=fields)
+        return user
+
+    async def change_password(
+        self, user: User, password: str, new_password: str, keep_session: str | None, client: ClientInfo
+    ) -> None:
+        """Needs the current password; every other session is signed out."""
+        await self.verify_password(user, password)
+        self.passwords.check_new(new_password)
+        new_hash = await self.passwords.hash(new_password)
+        async with in_transaction():
+            await User.filter(id=user.id).update(password_hash=new_hash)
+            await self.sessions.revoke_all(str(user.id), keep=keep_session)
+        await audit.record("password.changed", user_id=user.id, client=client)
+
+    async def delete(self, user: User, password: str, client: ClientInfo) -> None:
+        """Remove the account; sessions, tokens and codes go with it (ON DELETE CASCADE)."""
+        if user.password_hash is not None:
+            await self.verify_password(user, password)
+        await User.filter(id=user.id).delete()
+        await audit.record("user.deleted", user_id=user.id, client=client)

@@ -1,0 +1,106 @@
+"""Operator actions: list users, change role or status, invite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.passwords import Passwords
+from app.config import Settings
+from app.errors import Forbidden, InvalidPayload, RecordNotUnique
+from app.mail import Mail, Mailer
+from app.models import Purpose, Role, Status, User
+from app.services import audit, one_time
+from app.services.client import ClientInfo
+from app.services.pages import Page, keyset_page
+from app.services.sessions import SessionService
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    email: str | None = None  # substring, case-insensitive
+    role: Role | None = None
+    status: Status | None = None
+
+
+class AdminService:
+    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService) -> None:
+        self.settings = settings
+        self.passwords = passwords
+        self.mailer = mailer
+        self.sessions = sessions
+
+    async def users(self, first: int | None, after: str | None, where: UserFilter) -> Page[User]:
+        query = User.all()
+        if where.email:
+            query = query.filter(email__icontains=where.email.strip().lower()[:254])
+        if where.role:
+            query = query.filter(role=where.role)
+        if where.status:
+            query = query.filter(status=where.status)
+        return await keyset_page(query, first, after)
+
+    async def update(
+        self, actor: User, user_id: str, role: Role | None, status: Status | None, client: ClientInfo
+    ) -> User:
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            raise Forbidden()
+        demoting = role is not None and role != Role.admin
+        disabling = status is not None and status != Status.active
+        if user.role == Role.admin and (demoting or disabling):
+            # Nobody, not even an admin acting on themself, removes the last way to administer.
+            others = await User.filter(role=Role.admin, status=Status.active).exclude(id=user.id).count()
+            if others == 0:
+                raise InvalidPayload("The last active admin cannot be demoted or disabled.")
+        async with in_transaction():
+            changes = {}
+            if role is not None and role != user.role:
+                changes["role"] = (str(user.role), role.value)
+                user.role = role
+            if status is not None and status != user.status:
+                changes["status"] = (str(user.status), status.value)
+                user.status = status
+            await user.save(update_fields=list(changes) or None)
+            if "status" in changes and user.status != Status.active:
+                await self.sessions.revoke_all(str(user.id))  # suspension takes effect at once
+        for field, (old, new) in changes.items():
+            await audit.record(f"{field}.changed", user_id=user.id, actor_id=actor.id, client=client, old=old, new=new)
+        return user
+
+    async def invite(
+        self, actor: User, email: str, role: Role | None, invite_url: str | None, client: ClientInfo
+    ) -> None:
+        address = normalize_email(email)
+        if invite_url:
+            base = check_allowed_url(invite_url, self.settings.user_invite_url_allow_list, self.settings.public_url)
+        else:
+            base = self.settings.public_url + "/auth/pages/accept-invite"
+        try:
+            async with in_transaction():
+                user = await User.create(
+                    email=address, role=role or Role(self.settings.default_role), status=Status.invited
+                )
+                token = await one_time.issue(user, Purpose.invite, self.settings.invite_token_ttl)
+                text = (
+                    "You have been invited to create an account.\n\n"
+                    f"Choose your password here:\n{one_time.link(base, token)}\n\nThe link works once."
+                )
+                await self.mailer.send(Mail(address, "You are invited", text))
+        except IntegrityError:
+            raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
+        await audit.record("user.invited", user_id=user.id, actor_id=actor.id, client=client, role=str(user.role))
+
+    async def accept_invite(self, token: str, password: str, client: ClientInfo) -> None:
+        self.passwords.check_new(password)
+        password_hash = await self.passwords.hash(password)
+        async with in_transaction():
+            user = await one_time.consume(token, Purpose.invite)
+            if user.status != Status.invited:
+                raise InvalidPayload("This invitation was already accepted.")
+            user.password_hash, user.status, user.email_verified = password_hash, Status.active, True
+            await user.save(update_fields=["password_hash", "status", "email_verified"])
+        await audit.record("user.invite_accepted", user_id=user.id, client=client)

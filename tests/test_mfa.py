@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import time
+
+import pyotp
+
+from app.models import RecoveryCode, User
+from tests.conftest import LOGIN, Api, codes
+
+GENERATE = "mutation($p: String!) { users_me_tfa_generate(password: $p) { secret otpauth_url } }"
+ENABLE = "mutation($otp: String!, $secret: String!) { users_me_tfa_enable(otp: $otp, secret: $secret) }"
+DISABLE = "mutation($otp: String!) { users_me_tfa_disable(otp: $otp) }"
+RECOVERY = "mutation($otp: String!) { users_me_tfa_recovery_codes(otp: $otp) }"
+PASSWORD = "correct horse battery"
+
+
+def code_at(secret: str, offset_steps: int) -> str:
+    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+
+
+async def login(api: Api, otp: str | None = None) -> dict:  # type: ignore[type-arg]
+    return await api.gql(LOGIN, {"email": "ana@example.com", "password": PASSWORD, "otp": otp})
+
+
+async def enabled(api: Api) -> tuple[str, str]:
+    """Sign up, sign in, enable MFA; (access token, secret). Uses the previous step's code
+    so that the current one is still fresh for the test."""
+    await api.signup()
+    token = (await api.login())["access_token"]
+    generated = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]
+    secret = generated["secret"]
+    result = await api.gql(ENABLE, {"otp": code_at(secret, -1), "secret": secret}, token=token)
+    assert result == {"data": {"users_me_tfa_enable": True}}, result
+    return token, secret
+
+
+async def test_generate_needs_the_password_and_returns_an_otpauth_url(api: Api) -> None:
+    await api.signup()
+    token = (await api.login())["access_token"]
+    wrong = await api.gql(GENERATE, {"p": "not my password"}, token=token)
+    assert codes(wrong) == ["INVALID_CREDENTIALS"]
+    result = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]
+    assert result["otpauth_url"].startswith("otpauth://totp/") and result["secret"] in result["otpauth_url"]
+    assert codes(await api.gql(GENERATE, {"p": PASSWORD})) == ["FORBIDDEN"]
+
+
+async def test_enable_needs_a_valid_code(api: Api) -> None:
+    await api.signup()
+    token = (await api.login())["access_token"]
+    secret = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    assert codes(await api.gql(ENABLE, {"otp": "000000", "secret": secret}, token=token)) == ["INVALID_OTP"]
+    assert codes(await api.gql(ENABLE, {"otp": "12", "secret": secret}, token=token)) == ["INVALID_OTP"]
+    assert codes(await api.gql(ENABLE, {"otp": "123456", "secret": "not base32!"}, token=token)) == ["INVALID_PAYLOAD"]
+    assert not (await User.get(email="ana@example.com")).tfa_enabled
+
+
+async def test_secret_is_encrypted_at_rest(api: Api) -> None:
+    _, secret = await enabled(api)
+    stored = (await User.get(email="ana@example.com")).tfa_secret
+    assert stored is not None and secret not in stored
+
+
+async def test_login_then_needs_a_fresh_code(api: Api) -> None:
+    _, secret = await enabled(api)
+    assert codes(await login(api)) == ["INVALID_OTP"]
+    assert codes(await login(api, "000000")) == ["INVALID_OTP"]
+    code = code_at(secret, 0)
+    ok = await login(api, code)
+    assert ok["data"]["auth_login"]["access_token"]
+    # The same code again (inside its window) is refused: no replay.
+    assert codes(await login(api, code)) == ["INVALID_OTP"]
+    # An older step than the last accepted one is refused too.
+    assert codes(await login(api, code_at(secret, -1))) == ["INVALID_OTP"]
+
+
+async def test_wrong_password_with_mfa_is_still_invalid_credentials(api: Api) -> None:
+    _, secret = await enabled(api)
+    result = await api.gql(LOGIN, {"email": "ana@example.com", "password": "wrong password", "otp": code_at(secret, 0)})
+    assert codes(result) == ["INVALID_CREDENTIALS"]
+
+
+async def test_rest_login_takes_the_otp(api: Api) -> None:
+    _, secret = await enabled(api)
+    body = {"email": "ana@example.com", "password": PASSWORD}
+    missing = await api.http.post("/auth/login", json=body)
+    assert (missing.status_code, missing.json()["errors"][0]["extensions"]["code"]) == (401, "INVALID_OTP")
+    ok = await api.http.post("/auth/login", json=body | {"otp": code_at(secret, 0)})
+    assert ok.status_code == 200
+
+
+async def test_recovery_codes_are_single_use_and_stored_hashed(api: Api) -> None:
+    token, secret = await enabled(api)
+    result = await api.gql(RECOVERY, {"otp": code_at(secret, 0)}, token=token)
+    recovery = result["data"]["users_me_tfa_recovery_codes"]
+    assert len(recovery) == len(set(recovery)) == 10
+    stored = [r.code_hash for r in await RecoveryCode.all()]
+    assert len(stored) == 10 and not set(recovery) & set(stored)
+    assert (await login(api, recovery[0].upper()))["data"]["auth_login"]["access_token"]
+    assert codes(await login(api, recovery[0])) == ["INVALID_OTP"]
+    assert (await login(api, recovery[1]))["data"]["auth_login"]["access_token"]
+
+
+async def test_disable_needs_a_code_and_removes_the_factor(api: Api) -> None:
+    token, secret = await enabled(api)
+    assert codes(await api.gql(DISABLE, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
+    assert (await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token)) == {"data": {"users_me_tfa_disable": True}}
+    assert (await login(api))["data"]["auth_login"]["access_token"]
+    assert await RecoveryCode.all().count() == 0
+    me = await api.gql("{ users_me { tfa_enabled } }", token=token)
+    assert me["data"]["users_me"]["tfa_enabled"] is False
+
+
+async def test_enabling_twice_is_refused(api: Api) -> None:
+    token, secret = await enabled(api)
+    result = await api.gql(ENABLE, {"otp": code_at(secret, 1), "secret": secret}, token=token)
+    assert codes(result) == ["INVALID_PAYLOAD"]
+    assert codes(await api.gql(GENERATE, {"p": PASSWORD}, token=token)) == ["INVALID_PAYLOAD"]
+
+
+async def test_signin_user_email_path_also_needs_the_factor(api: Api) -> None:
+    await enabled(api)
+    result = await api.gql(
+        'mutation { signinUser(email: {email: "ana@example.com", password: "correct horse battery"}) { token } }'
+    )
+    assert codes(result) == ["INVALID_OTP"]
