@@ -103,7 +103,9 @@ async def test_recovery_codes_are_single_use_and_stored_hashed(api: Api) -> None
 async def test_disable_needs_a_code_and_removes_the_factor(api: Api) -> None:
     token, secret = await enabled(api)
     assert codes(await api.gql(DISABLE, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
-    assert (await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token)) == {"data": {"users_me_tfa_disable": True}}
+    assert (await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token)) == {
+        "data": {"users_me_tfa_disable": True}
+    }
     assert (await login(api))["data"]["auth_login"]["access_token"]
     assert await RecoveryCode.all().count() == 0
     me = await api.gql("{ users_me { tfa_enabled } }", token=token)

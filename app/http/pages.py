@@ -13,7 +13,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app.errors import AppError
+from app.http import cookies
 from app.http.responses import as_app_error
+from app.schema.context import client_info
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -76,6 +78,43 @@ async def verify_email(request: Request) -> Response:
     return page("Email verified", "<p>Thank you, your email address is verified.</p>")
 
 
+async def accept_invite(request: Request) -> Response:
+    services = request.app.state.services
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        return page(
+            "Accept your invitation",
+            f'<form method="post">{_token_field(token)}'
+            f'<label>Choose a password <input type="password" name="password" autocomplete="new-password" '
+            f'minlength="{services.settings.password_min_length}" required></label>'
+            "<button>Create my account</button></form>",
+        )
+    form = await request.form()
+    try:
+        await services.admin.accept_invite(
+            str(form.get("token", "")), str(form.get("password", "")), client_info(request)
+        )
+    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+        return _failure("Accept your invitation", as_app_error(exc))
+    return page("Welcome", "<p>Your account is ready. You can sign in now.</p>")
+
+
+async def magic_link(request: Request) -> Response:
+    """Without a redirect_url the link lands here; signing in sets the session cookie."""
+    services = request.app.state.services
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        return page("Sign in", f'<form method="post">{_token_field(token)}<button>Sign me in</button></form>')
+    form = await request.form()
+    try:
+        issued = await services.auth.magic_link_login(str(form.get("token", "")), client_info(request))
+    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+        return _failure("Sign in", as_app_error(exc))
+    response = page("Signed in", "<p>You are signed in. You can close this page.</p>")
+    cookies.set_mode_cookie(response, services.settings, issued, "session")
+    return response
+
+
 def _failure(title: str, error: AppError) -> HTMLResponse:
     body = f'<p class="error">{escape(error.message)}</p><p>Code: <code>{escape(error.code)}</code></p>'
     return page(title, body, error.status)
@@ -84,4 +123,6 @@ def _failure(title: str, error: AppError) -> HTMLResponse:
 routes = [
     Route("/auth/pages/reset-password", reset_password, methods=["GET", "POST"]),
     Route("/auth/pages/verify-email", verify_email, methods=["GET", "POST"]),
+    Route("/auth/pages/accept-invite", accept_invite, methods=["GET", "POST"]),
+    Route("/auth/pages/magic-link", magic_link, methods=["GET", "POST"]),
 ]

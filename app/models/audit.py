@@ -16,7 +16,7 @@ class AuditEvent(Model):
     email = fields.CharField(max_length=254, null=True)  # the address tried, for failures
     ip = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=512, null=True)
-    detail = fields.JSONField(null=True)
+    detail: fields.JSONField[dict[str, object]] = fields.JSONField(null=True)
 
     class Meta:
         table = "audit_events"

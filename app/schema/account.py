@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 from strawberry import UNSET
+from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from app.http import cookies
@@ -30,8 +31,8 @@ from app.schema.types import (
     to_global_id,
 )
 
-signed_in = [IsAuthenticated]
-with_session = [IsAuthenticated, IsSessionUser]
+signed_in: list[type[BasePermission]] = [IsAuthenticated]
+with_session: list[type[BasePermission]] = [IsAuthenticated, IsSessionUser]
 
 
 def me(info: Info[Context, None]) -> UserModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry import UNSET
+from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from app.errors import InvalidPayload
@@ -26,7 +27,7 @@ from app.schema.types import (
 from app.services.admin import UserFilter
 from app.services.pages import keyset_page
 
-admin_only = [HasRole("admin")]
+admin_only: list[type[BasePermission]] = [HasRole("admin")]
 
 
 def _given(value: object) -> object:

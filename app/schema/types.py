@@ -270,7 +270,7 @@ class AuditEvent:
             email=event.email,
             ip=event.ip,
             user_agent=event.user_agent,
-            detail=event.detail,  # type: ignore[arg-type]
+            detail=event.detail,  # type: ignore[arg-type]  # JSON is a NewType over object
         )
 
 

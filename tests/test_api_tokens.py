@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.auth.secrets import hash_token
+from app.models import ApiToken, Role, Status, User
+from tests.conftest import Api, codes
+
+CREATE = """
+mutation($name: String!, $role: user_role, $expires: DateTime) {
+  api_tokens_create(name: $name, role: $role, expires_at: $expires) { id token }
+}"""
+LIST = "{ api_tokens { edges { node { id name role last_used_at expires_at } } } }"
+ME = "{ users_me { email role } }"
+
+
+async def _session(api: Api, email: str = "ana@example.com") -> str:
+    await api.signup(email)
+    return str((await api.login(email))["access_token"])
+
+
+async def test_a_token_is_shown_once_and_stored_hashed(api: Api) -> None:
+    session = await _session(api)
+    created = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]
+    secret = created["token"]
+    assert secret.startswith("sk_") and len(secret) > 40
+    stored = await ApiToken.get()
+    assert stored.token_hash == hash_token(secret) and secret not in stored.token_hash
+    listed = (await api.gql(LIST, token=session))["data"]["api_tokens"]["edges"]
+    assert [e["node"]["name"] for e in listed] == ["ci"] and "token" not in listed[0]["node"]
+
+
+async def test_bearer_and_x_api_key_authenticate_as_the_user(api: Api) -> None:
+    session = await _session(api)
+    secret = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]["token"]
+    assert (await api.gql(ME, token=secret))["data"]["users_me"] == {"email": "ana@example.com", "role": "user"}
+    by_header = await api.gql(ME, headers={"X-API-Key": secret})
+    assert by_header["data"]["users_me"]["email"] == "ana@example.com"
+    assert (await ApiToken.get()).last_used_at is not None
+
+
+async def test_a_token_acts_with_at_most_its_role(api: Api) -> None:
+    session = await _session(api)
+    await User.filter(email="ana@example.com").update(role=Role.admin)
+    guest = (await api.gql(CREATE, {"name": "read-only", "role": "guest"}, token=session))["data"]["api_tokens_create"]
+    assert (await api.gql(ME, token=guest["token"]))["data"]["users_me"]["role"] == "admin"
+    assert codes(await api.gql("{ users { edges { node { id } } } }", token=guest["token"])) == ["FORBIDDEN"]
+    admin = (await api.gql(CREATE, {"name": "ops", "role": "admin"}, token=session))["data"]["api_tokens_create"]
+    assert "errors" not in await api.gql("{ users { edges { node { id } } } }", token=admin["token"])
+    # Demoting the user demotes the token: never more than the user has now.
+    await User.filter(email="ana@example.com").update(role=Role.user)
+    assert codes(await api.gql("{ users { edges { node { id } } } }", token=admin["token"])) == ["FORBIDDEN"]
+
+
+async def test_only_an_admin_mints_a_role_above_their_own(api: Api) -> None:
+    session = await _session(api)
+    result = await api.gql(CREATE, {"name": "sneaky", "role": "admin"}, token=session)
+    assert codes(result) == ["FORBIDDEN"]
+    assert await ApiToken.all().count() == 0
+
+
+async def test_a_token_cannot_manage_the_account(api: Api) -> None:
+    session = await _session(api)
+    secret = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]["token"]
+    assert codes(await api.gql(CREATE, {"name": "more"}, token=secret)) == ["FORBIDDEN"]
+    change = 'mutation { users_me_password_update(password: "correct horse battery", new_password: "x" ) }'
+    assert codes(await api.gql(change, token=secret)) == ["FORBIDDEN"]
+
+
+async def test_revoked_expired_and_forged_tokens_fail(api: Api) -> None:
+    session = await _session(api)
+    created = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]
+    revoke = "mutation($id: ID!) { api_tokens_revoke(id: $id) }"
+    assert (await api.gql(revoke, {"id": created["id"]}, token=session)) == {"data": {"api_tokens_revoke": True}}
+    assert codes(await api.gql(ME, token=created["token"])) == ["INVALID_TOKEN"]
+    assert codes(await api.gql(revoke, {"id": created["id"]}, token=session)) == ["FORBIDDEN"]
+
+    soon = (await api.gql(CREATE, {"name": "short"}, token=session))["data"]["api_tokens_create"]
+    await ApiToken.filter(name="short").update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert codes(await api.gql(ME, token=soon["token"])) == ["TOKEN_EXPIRED"]
+
+    assert codes(await api.gql(ME, token="sk_" + "a" * 43)) == ["INVALID_TOKEN"]
+    assert codes(await api.gql(ME, headers={"X-API-Key": "sk_nope"})) == ["INVALID_TOKEN"]
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert codes(await api.gql(CREATE, {"name": "old", "expires": past}, token=session)) == ["INVALID_PAYLOAD"]
+    assert codes(await api.gql(CREATE, {"name": " "}, token=session)) == ["INVALID_PAYLOAD"]
+
+
+async def test_someone_elses_token_cannot_be_revoked(api: Api) -> None:
+    bo = await _session(api, "bo@example.com")
+    created = (await api.gql(CREATE, {"name": "bo"}, token=bo))["data"]["api_tokens_create"]
+    ana = await _session(api)
+    result = await api.gql("mutation($id: ID!) { api_tokens_revoke(id: $id) }", {"id": created["id"]}, token=ana)
+    assert codes(result) == ["FORBIDDEN"]
+    assert (await api.gql(ME, token=created["token"]))["data"]["users_me"]["email"] == "bo@example.com"
+
+
+async def test_a_suspended_users_tokens_stop_working(api: Api) -> None:
+    session = await _session(api)
+    secret = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]["token"]
+    await User.filter(email="ana@example.com").update(status=Status.suspended)
+    assert codes(await api.gql(ME, token=secret)) == ["INVALID_TOKEN"]
