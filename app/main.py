@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -23,7 +23,14 @@ from app.schema.relay import build_relay_schema
 from app.services.container import Services
 
 
-def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    mailer: Mailer | None = None,
+    queries: Sequence[type] = (),
+    mutations: Sequence[type] = (),
+) -> Starlette:
+    """The app; `queries` / `mutations` are an embedding application's own root fields."""
     settings = settings or Settings.from_env()
     services = Services.build(settings, mailer=mailer)
 
@@ -55,7 +62,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app = Starlette(
         routes=[
             # Route, not Mount: Mount would redirect POST /graphql to /graphql/.
-            Route("/graphql", GraphQLView(build_schema(settings), services)),
+            Route("/graphql", GraphQLView(build_schema(settings, queries=queries, mutations=mutations), services)),
             Route("/graphql/relay", GraphQLView(build_relay_schema(settings), services)),
             *rest.routes,
             *pages.routes,

@@ -186,8 +186,8 @@ async def _clean_tables() -> None:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(settings)
+async def running_app(settings: Settings, **app_options: Any) -> AsyncIterator[Api]:
+    app = create_app(settings, **app_options)
     async with app.router.lifespan_context(app):
         await _clean_tables()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))

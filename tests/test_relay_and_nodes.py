@@ -96,3 +96,21 @@ async def test_other_users_private_fields_need_admin(api: Api) -> None:
     await User.filter(email="ana@example.com").update(role=Role.admin)
     as_admin = await api.gql(query, {"id": other["id"]}, token=ana)
     assert as_admin["data"]["node"]["email"] == "bo@example.com" and "errors" not in as_admin
+
+
+async def test_node_resolves_own_sessions_and_api_tokens_only(api: Api) -> None:
+    await api.signup()
+    token = (await api.login())["access_token"]
+    session_id = (await api.gql("{ users_me_sessions { edges { node { id } } } }", token=token))["data"][
+        "users_me_sessions"
+    ]["edges"][0]["node"]["id"]
+    api_token = (await api.gql('mutation { api_tokens_create(name: "ci") { id } }', token=token))["data"][
+        "api_tokens_create"
+    ]["id"]
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Session { current } ... on ApiToken { name } } }"
+    mine = await api.gql(query, {"ids": [session_id, api_token]}, token=token)
+    assert mine["data"]["nodes"] == [{"id": session_id, "current": True}, {"id": api_token, "name": "ci"}]
+    await api.signup("bo@example.com")
+    bo = (await api.login("bo@example.com"))["access_token"]
+    theirs = await api.gql(query, {"ids": [session_id, api_token]}, token=bo)
+    assert theirs["data"]["nodes"] == [None, None]

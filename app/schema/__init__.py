@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
@@ -17,8 +19,8 @@ from app.schema.extensions import ErrorCodes, limit_rules
 from app.schema.types import SCALARS, ApiTokenInfo, Session, User
 from app.schema.users import UserMutation, UserQuery
 
-Query = merge_types("Query", (UserQuery, AccountQuery, AdminQuery))
-Mutation = merge_types("Mutation", (AuthMutation, UserMutation, AccountMutation, AdminMutation))
+QUERIES: tuple[type, ...] = (UserQuery, AccountQuery, AdminQuery)
+MUTATIONS: tuple[type, ...] = (AuthMutation, UserMutation, AccountMutation, AdminMutation)
 
 
 def config() -> StrawberryConfig:
@@ -46,10 +48,14 @@ class Schema(strawberry.Schema):
         """Expected errors are answers, not incidents; ErrorCodes logs the unexpected ones."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, *, queries: Sequence[type] = (), mutations: Sequence[type] = ()
+) -> strawberry.Schema:
+    """The main schema; an embedding application adds its own `@strawberry.type` classes of
+    root fields through `queries` / `mutations` (see the README)."""
     return Schema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (*QUERIES, *queries)),
+        mutation=merge_types("Mutation", (*MUTATIONS, *mutations)),
         types=[User, Session, ApiTokenInfo],
         config=config(),
         extensions=extensions(settings) if settings else [],

@@ -12,15 +12,19 @@ from strawberry import UNSET
 from strawberry.types import Info
 
 from app.errors import Forbidden, InvalidPayload
+from app.models import ApiToken as ApiTokenModel
+from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.context import Context
 from app.schema.types import (
+    ApiTokenInfo,
     AuthProviderAuth0,
     AuthProviderEmail,
     AuthProviderOidc,
     AuthProviderPhone,
     AuthProviderSignupData,
     Node,
+    Session,
     SigninPayload,
     User,
     from_global_id,
@@ -124,16 +128,29 @@ def session_user(ctx: Context) -> User | None:
 
 
 async def load_nodes(ctx: Context, ids: list[strawberry.ID]) -> list[Node | None]:
+    """Users (other users' private fields stay guarded by IsOwnerOrAdmin), and the viewer's
+    own sessions and API tokens. Anything else, or anything not visible, is null."""
     if len(ids) > MAX_NODE_IDS:
         raise InvalidPayload(f"At most {MAX_NODE_IDS} ids per request.")
-    if not ctx.viewer.authenticated:
+    viewer = ctx.viewer
+    if viewer.user is None:
         return [None for _ in ids]
-    wanted: list[str | None] = []
-    for global_id in ids:
-        type_name, raw_id = from_global_id(global_id)
-        wanted.append(_uuid(raw_id) if type_name == "User" else None)
-    found = {str(u.id): u for u in await UserModel.filter(id__in=[w for w in wanted if w])}
-    return [User.from_model(found[w]) if w and w in found else None for w in wanted]
+    wanted = [(type_name, _uuid(raw)) for type_name, raw in (from_global_id(i) for i in ids)]
+
+    def of(kind: str) -> list[str]:
+        return [raw for type_name, raw in wanted if type_name == kind and raw]
+
+    found: dict[tuple[str, str], Node] = {}
+    if users := of("User"):
+        for user in await UserModel.filter(id__in=users):
+            found["User", str(user.id)] = User.from_model(user)
+    if sessions := of("Session"):
+        for session in await SessionModel.filter(id__in=sessions, user_id=viewer.user.id):
+            found["Session", str(session.id)] = Session.from_model(session, viewer.session_id)
+    if tokens := of("ApiToken"):
+        for token in await ApiTokenModel.filter(id__in=tokens, user_id=viewer.user.id):
+            found["ApiToken", str(token.id)] = ApiTokenInfo.from_model(token)
+    return [found.get((type_name, raw)) if raw else None for type_name, raw in wanted]
 
 
 def _uuid(value: str) -> str | None:

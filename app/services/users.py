@@ -14,7 +14,7 @@ from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique, ServiceUnavailable
 from app.mail import Mail, Mailer
 from app.models import Purpose, Role, Status, User
-from app.services import one_time
+from app.services import audit, one_time
 from app.services.sessions import SessionService
 
 log = logging.getLogger("app.users")
@@ -131,6 +131,7 @@ class UserService:
                 fields += ["status", "email_verified"]
             await user.save(update_fields=fields)
             await self.sessions.revoke_all(str(user.id))
+        await audit.record("password.reset", user_id=user.id)
 
     async def ensure_admin(self, email: str, password: str) -> User | None:
         """Create the first admin unless one exists; returns the new admin."""
