@@ -98,6 +98,90 @@ class CookieSettings:
 
 
 @dataclass(frozen=True)
+class SocialProvider:
+    """One entry of AUTH_PROVIDERS, from Directus's AUTH_<NAME>_* variables."""
+
+    name: str
+    driver: str  # openid | oauth2
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+    issuer_url: str | None = None
+    authorize_url: str | None = None
+    access_url: str | None = None
+    profile_url: str | None = None
+    scope: str = "openid email profile"
+    identifier_key: str = "sub"
+    email_key: str = "email"
+    allow_public_registration: bool = False
+    default_role: str = "user"
+    redirect_allow_list: tuple[str, ...] = ()
+    icon: str | None = None
+    label: str | None = None
+    # GitHub hides private addresses from /user; its /user/emails lists them with "verified".
+    emails_url: str | None = None
+
+
+# Well-known endpoints, used when only the client id and secret are given.
+PRESETS: dict[str, dict[str, str]] = {
+    "google": {"driver": "openid", "issuer_url": "https://accounts.google.com", "icon": "google", "label": "Google"},
+    "github": {
+        "driver": "oauth2",
+        "authorize_url": "https://github.com/login/oauth/authorize",
+        "access_url": "https://github.com/login/oauth/access_token",
+        "profile_url": "https://api.github.com/user",
+        "emails_url": "https://api.github.com/user/emails",
+        "scope": "read:user user:email",
+        "identifier_key": "id",
+        "icon": "github",
+        "label": "GitHub",
+    },
+    "auth0": {"driver": "openid", "icon": "auth0", "label": "Auth0"},
+}
+
+
+def _social_provider(read: _Reader, name: str) -> SocialProvider:
+    prefix = f"AUTH_{name.upper()}_"
+    preset = dict(PRESETS.get(name, {}))
+    if name == "auth0" and (domain := read.optional(prefix + "DOMAIN")):
+        preset["issuer_url"] = f"https://{domain.removeprefix('https://').rstrip('/')}/"
+
+    def text(key: str, default: str | None = None) -> str | None:
+        return read.optional(prefix + key) or preset.get(key.lower(), default)
+
+    driver = text("DRIVER")
+    if driver not in ("openid", "oauth2"):
+        raise ConfigError(f"{prefix}DRIVER: must be openid or oauth2 for provider {name!r}")
+    client_id = text("CLIENT_ID")
+    if not client_id:
+        raise ConfigError(f"{prefix}CLIENT_ID: required for provider {name!r}")
+    required = ("ISSUER_URL",) if driver == "openid" else ("AUTHORIZE_URL", "ACCESS_URL", "PROFILE_URL")
+    for key in required:
+        if not text(key):
+            hint = " (or AUTH_AUTH0_DOMAIN)" if name == "auth0" else ""
+            raise ConfigError(f"{prefix}{key}: required for the {driver} provider {name!r}{hint}")
+    role = read.choice(prefix + "DEFAULT_ROLE", read.text("DEFAULT_ROLE", "user"), ("admin", "user", "guest"))
+    return SocialProvider(
+        name=name,
+        driver=driver,
+        client_id=client_id,
+        client_secret=text("CLIENT_SECRET") or "",
+        issuer_url=text("ISSUER_URL"),
+        authorize_url=text("AUTHORIZE_URL"),
+        access_url=text("ACCESS_URL"),
+        profile_url=text("PROFILE_URL"),
+        emails_url=text("EMAILS_URL"),
+        scope=text("SCOPE", "openid email profile" if driver == "openid" else "email") or "",
+        identifier_key=text("IDENTIFIER_KEY", "sub" if driver == "openid" else "email") or "",
+        email_key=text("EMAIL_KEY", "email") or "email",
+        allow_public_registration=read.flag(prefix + "ALLOW_PUBLIC_REGISTRATION", False),
+        default_role=role,
+        redirect_allow_list=read.items(prefix + "REDIRECT_ALLOW_LIST"),
+        icon=text("ICON"),
+        label=text("LABEL", name.title()),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "development"
     database_url: str = "sqlite://./data/app.db"
@@ -164,6 +248,13 @@ class Settings:
     magic_link_url_allow_list: tuple[str, ...] = ()
     user_invite_url_allow_list: tuple[str, ...] = ()
     magic_link_ttl: float = 900
+    sms_transport: str = "log"
+    sms_log_file: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from: str | None = None
+    sms_code_requests_per_hour: int = 5
+    social_providers: tuple[SocialProvider, ...] = ()
     invite_token_ttl: float = 7 * 86400
 
     @property
@@ -272,10 +363,25 @@ class Settings:
             magic_link_url_allow_list=read.items("MAGIC_LINK_URL_ALLOW_LIST"),
             user_invite_url_allow_list=read.items("USER_INVITE_URL_ALLOW_LIST"),
             magic_link_ttl=read.duration("MAGIC_LINK_TTL", "15m"),
+            sms_transport=read.choice("SMS_TRANSPORT", "log", ("log", "twilio")),
+            sms_log_file=read.optional("SMS_LOG_FILE"),
+            twilio_account_sid=read.optional("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=read.optional("TWILIO_AUTH_TOKEN"),
+            twilio_from=read.optional("TWILIO_FROM"),
+            sms_code_requests_per_hour=read.integer("SMS_CODE_REQUESTS_PER_HOUR", 5, minimum=1),
+            social_providers=tuple(_social_provider(read, name.lower()) for name in read.items("AUTH_PROVIDERS")),
             invite_token_ttl=read.duration("USER_INVITE_TOKEN_TTL", "7d"),
         )
         if values["password_min_length"] > values["password_max_length"]:
             raise ConfigError("PASSWORD_MIN_LENGTH: larger than PASSWORD_MAX_LENGTH")
+        if values["sms_transport"] == "twilio":
+            for name, key in (
+                ("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+                ("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+                ("TWILIO_FROM", "twilio_from"),
+            ):
+                if not values[key]:
+                    raise ConfigError(f"{name}: required when SMS_TRANSPORT=twilio")
         if values["rate_limiter_store"] == "redis" and not values["rate_limiter_redis"]:
             raise ConfigError("RATE_LIMITER_REDIS: required when RATE_LIMITER_STORE=redis")
         values.update(overrides)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -13,7 +14,7 @@ from starlette.routing import Route
 from tortoise import Tortoise
 
 from app.config import Settings, ensure_sqlite_directory
-from app.http import pages
+from app.http import oauth, pages
 from app.http import routes as rest
 from app.http.middleware import BodyLimit, RateLimit
 from app.mail import Mailer
@@ -21,18 +22,21 @@ from app.schema import build_schema
 from app.schema.context import GraphQLView
 from app.schema.relay import build_relay_schema
 from app.services.container import Services
+from app.sms import SmsSender
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     mailer: Mailer | None = None,
+    sms: SmsSender | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     queries: Sequence[type] = (),
     mutations: Sequence[type] = (),
 ) -> Starlette:
     """The app; `queries` / `mutations` are an embedding application's own root fields."""
     settings = settings or Settings.from_env()
-    services = Services.build(settings, mailer=mailer)
+    services = Services.build(settings, mailer=mailer, sms=sms, http_transport=http_transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,6 +70,7 @@ def create_app(
             Route("/graphql/relay", GraphQLView(build_relay_schema(settings), services)),
             *rest.routes,
             *pages.routes,
+            *oauth.routes,
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 
-from app.auth.mfa import SecretBox
+from app.auth.secrets import SecretBox
 from app.models import OneTimeToken, User
 from tests.conftest import TEST_SECRET, Api, Outbox, codes
 

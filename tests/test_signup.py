@@ -76,8 +76,10 @@ async def test_provider_input_needs_exactly_one_member(api: Api) -> None:
 
 
 async def test_unconfigured_providers_are_invalid_provider(api: Api) -> None:
-    phone = await api.gql('mutation { signinUser(phone: {phone: "+15555550100", code: "123456"}) { token } }')
-    assert codes(phone) == ["INVALID_PROVIDER"]
+    auth0 = await api.gql('mutation { signinUser(auth0: {idToken: "x.y.z"}) { token } }')
+    assert codes(auth0) == ["INVALID_PROVIDER"]
+    created = await api.gql('mutation { createUser(authProvider: {auth0: {idToken: "x.y.z"}}) { id } }')
+    assert codes(created) == ["INVALID_PROVIDER"]
     oidc = await api.gql('mutation { signinUser(oidc: {provider: "nope", idToken: "x"}) { token } }')
     assert codes(oidc) == ["INVALID_PROVIDER"]
 

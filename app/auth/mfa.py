@@ -1,40 +1,22 @@
-"""TOTP (RFC 6238, 30 s, 6 digits) with pyotp, replay protection, and the encryption of
-stored seeds: the one secret we must read back, so it is encrypted, not hashed."""
+"""TOTP (RFC 6238, 30 s, 6 digits) with pyotp and replay protection. Seeds are the one
+secret we must read back, so they are sealed with `SecretBox`, not hashed."""
 
 from __future__ import annotations
 
-import base64
 import hmac
 import re
 import secrets
 import time
 
 import pyotp
-from cryptography.fernet import Fernet, InvalidToken
 
-from app.auth.secrets import derive_key, hash_token
+from app.auth.secrets import hash_token
 
 STEP = 30
 _SECRET = re.compile(r"^[A-Z2-7]{16,64}$")
 _CODE = re.compile(r"^\d{6}$")
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
-
-
-class SecretBox:
-    """Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from SECRET."""
-
-    def __init__(self, secret: str) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(derive_key(secret, "tfa-secret")))
-
-    def seal(self, value: str) -> str:
-        return self._fernet.encrypt(value.encode()).decode()
-
-    def open(self, sealed: str) -> str | None:
-        try:
-            return self._fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:
-            return None
 
 
 def new_secret() -> str:

@@ -85,13 +85,12 @@ async def password_reset(request: Request, services: Services) -> Response:
 
 
 async def providers(request: Request, services: Services) -> Response:
-    settings = services.settings
-    data = [{"name": name, "driver": name, "icon": None} for name in services.registry.names() if name != "email"]
-    return JSONResponse({"data": data, "disableDefault": settings.auth_disable_default})
+    data = [{"name": p.name, "driver": p.driver, "icon": p.icon} for p in services.settings.social_providers]
+    return JSONResponse({"data": data, "disableDefault": services.settings.auth_disable_default})
 
 
 async def providers_legacy(request: Request, services: Services) -> Response:
-    return JSONResponse({"data": [name for name in services.registry.names() if name != "email"]})
+    return JSONResponse({"data": [p.name for p in services.settings.social_providers]})
 
 
 async def jwks(request: Request, services: Services) -> Response:

@@ -16,11 +16,12 @@ from app.schema.account import AccountMutation, AccountQuery
 from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
 from app.schema.extensions import ErrorCodes, limit_rules
+from app.schema.social import SocialMutation, SocialQuery
 from app.schema.types import SCALARS, ApiTokenInfo, Session, User
 from app.schema.users import UserMutation, UserQuery
 
-QUERIES: tuple[type, ...] = (UserQuery, AccountQuery, AdminQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation, UserMutation, AccountMutation, AdminMutation)
+QUERIES: tuple[type, ...] = (UserQuery, AccountQuery, SocialQuery, AdminQuery)
+MUTATIONS: tuple[type, ...] = (AuthMutation, UserMutation, AccountMutation, SocialMutation, AdminMutation)
 
 
 def config() -> StrawberryConfig:

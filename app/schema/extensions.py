@@ -34,6 +34,8 @@ CREDENTIAL_MUTATIONS = frozenset(
         "auth_password_request",
         "auth_password_reset",
         "auth_magic_link_login",
+        "auth_magic_link_request",
+        "auth_phone_request",
         "createUser",
         "signinUser",
         "users_register",

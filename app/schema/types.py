@@ -19,6 +19,7 @@ from strawberry.types.scalar import ScalarDefinition
 from app.errors import InvalidPayload
 from app.models import ApiToken as ApiTokenModel
 from app.models import AuditEvent as AuditEventModel
+from app.models import Identity as IdentityModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.permissions import IsOwnerOrAdmin
@@ -316,3 +317,26 @@ class UsersFilter:
     email: str | None = UNSET
     role: UserRole | None = UNSET
     status: UserStatus | None = UNSET
+
+
+@strawberry.type(name="Identity", description="A social sign-in linked to the account.")
+class Identity:
+    provider: str
+    subject: str
+    email: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, identity: IdentityModel) -> Identity:
+        return cls(
+            provider=identity.provider, subject=identity.subject, email=identity.email, created_at=identity.created_at
+        )
+
+
+@strawberry.type(name="AuthProvider", description="A configured social sign-in provider.")
+class AuthProvider:
+    name: str
+    driver: str
+    icon: str | None
+    label: str | None
+    disableDefault: bool  # noqa: N815 - Directus's name: email/password sign-in is off

@@ -65,11 +65,13 @@ async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name:
     provider, payload = chosen_provider(
         auth_provider.email, auth_provider.phone, auth_provider.auth0, auth_provider.oidc
     )
-    if provider != "email":
-        ctx.services.registry.get(provider)  # INVALID_PROVIDER until that provider is configured
-        raise InvalidPayload(f"Sign-up through {provider} is not available.")
-    ctx.services.registry.get("email")  # AUTH_DISABLE_DEFAULT turns this path off
-    user = await ctx.users.create_with_password(payload["email"], payload["password"], name=name)
+    ctx.services.registry.get(provider)  # INVALID_PROVIDER when not configured (or disabled)
+    if provider == "email":
+        user = await ctx.users.create_with_password(payload["email"], payload["password"], name=name)
+    elif provider == "phone":
+        user = await ctx.users.create_with_phone(payload["phone"], payload["code"], name=name)
+    else:
+        user = await ctx.services.social.create_from_id_token(provider, payload["idToken"], name_hint=name)
     return User.from_model(user, revealed=True)
 
 
@@ -100,6 +102,11 @@ class UserMutation:
     ) -> SigninPayload | None:
         token, refresh, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
         return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user, revealed=True))
+
+    @strawberry.mutation(description="Text a 6-digit sign-in code to an E.164 number.")
+    async def auth_phone_request(self, info: Info[Context, None], phone: str) -> bool | None:
+        await info.context.services.phones.request_code(phone, info.context.client)
+        return True
 
     @strawberry.mutation
     async def users_register(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
+from app.auth.providers.phone import PhoneProvider
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, mailer_for
@@ -15,8 +18,11 @@ from app.services.admin import AdminService
 from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
 from app.services.mfa import MfaService
+from app.services.phone import PhoneService
 from app.services.sessions import SessionService
+from app.services.social import SocialService
 from app.services.users import UserService
+from app.sms import SmsSender, sms_sender_for
 
 
 @dataclass(frozen=True)
@@ -33,17 +39,29 @@ class Services:
     account: AccountService
     admin: AdminService
     api_tokens: ApiTokenService
+    phones: PhoneService
+    social: SocialService
 
     @classmethod
-    def build(cls, settings: Settings, mailer: Mailer | None = None) -> Services:
+    def build(
+        cls,
+        settings: Settings,
+        mailer: Mailer | None = None,
+        sms: SmsSender | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Services:
+        """`http_transport` carries outbound calls to OAuth providers (tests may pin one)."""
         passwords = Passwords(settings)
         access = AccessTokens(settings)
         registry = ProviderRegistry()
         if not settings.auth_disable_default:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
+        phones = PhoneService(settings, sms or sms_sender_for(settings))
+        registry.register(PhoneProvider(phones))
         sessions = SessionService(settings, access, RefreshTokens(settings))
         mfa = MfaService(settings)
+        social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(
             settings=settings,
             passwords=passwords,
@@ -53,10 +71,12 @@ class Services:
             sessions=sessions,
             mfa=mfa,
             auth=AuthService(settings, registry, sessions, mfa, mailer),
-            users=UserService(settings, passwords, mailer, sessions),
+            users=UserService(settings, passwords, mailer, sessions, phones),
             account=AccountService(passwords, sessions),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
+            phones=phones,
+            social=social,
         )
 
     def close(self) -> None:

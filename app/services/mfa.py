@@ -6,6 +6,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.auth import mfa
+from app.auth.secrets import SecretBox
 from app.config import Settings
 from app.errors import InvalidOtp, InvalidPayload
 from app.models import RecoveryCode, User
@@ -15,7 +16,7 @@ from app.services.client import ClientInfo, now
 
 class MfaService:
     def __init__(self, settings: Settings) -> None:
-        self.box = mfa.SecretBox(settings.secret)
+        self.box = SecretBox(settings.secret)
         self.issuer = settings.mfa_issuer
 
     async def check(self, user: User, otp: str | None) -> None:

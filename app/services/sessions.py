@@ -81,6 +81,16 @@ class SessionService:
             session = reloaded
         return await self._reuse(session)
 
+    async def user_for(self, token: str) -> User | None:
+        """The user of the live session whose current refresh/session token this is."""
+        if not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
+            return None
+        session = await Session.filter(refresh_hash=hash_token(token)).select_related("user").first()
+        if session is None or not session.is_live(now()) or session.user.status != Status.active:
+            return None
+        user: User = session.user
+        return user
+
     async def revoke_by_token(self, token: str) -> None:
         presented = self._hash(token)
         updated = await Session.filter(Q(refresh_hash=presented) | Q(previous_hash=presented), revoked_at=None).update(

@@ -10,11 +10,13 @@ from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.passwords import Passwords
+from app.auth.phones import normalize_phone
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique, ServiceUnavailable
 from app.mail import Mail, Mailer
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
+from app.services.phone import PhoneService
 from app.services.sessions import SessionService
 
 log = logging.getLogger("app.users")
@@ -23,7 +25,10 @@ MAX_NAME_LENGTH = 100
 
 
 class UserService:
-    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService) -> None:
+    def __init__(
+        self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService, phones: PhoneService
+    ) -> None:
+        self.phones = phones
         self.settings = settings
         self.passwords = passwords
         self.mailer = mailer
@@ -63,6 +68,19 @@ class UserService:
                     await self._send_verification(user, url)
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
+        return user
+
+    async def create_with_phone(self, phone: str, code: str, *, name: str | None = None) -> User:
+        """Graphcool's phone sign-up: the texted code proves the number."""
+        number = normalize_phone(phone)
+        if await User.filter(phone=number).exists():
+            raise RecordNotUnique('Value for field "phone" in collection "users" has to be unique.')
+        await self.phones.verify(number, code)
+        try:
+            user = await User.create(phone=number, name=clean_name(name), role=Role(self.settings.default_role))
+        except IntegrityError:
+            raise RecordNotUnique('Value for field "phone" in collection "users" has to be unique.') from None
+        await audit.record("user.created", user_id=user.id, role=str(user.role), provider="phone")
         return user
 
     async def register(

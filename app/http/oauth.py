@@ -1,0 +1,107 @@
+"""The OAuth / OpenID Connect redirect flow, as Directus shapes it:
+
+    GET /auth/login/{provider}?redirect=URL[&link=true]   -> 302 to the provider
+    GET /auth/login/{provider}/callback?code=..&state=..  -> refresh cookie + 302 to redirect
+
+Failures go back to `redirect?reason=<CODE>`, or, with no usable redirect, to a page that
+shows the code (status 400/401). Never a 500.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken
+from app.http import cookies
+from app.http.pages import page
+from app.http.responses import as_app_error
+from app.schema.context import client_info
+from app.services.container import Services
+
+FLOW_COOKIE = "auth_flow"
+
+
+async def start(request: Request) -> Response:
+    services: Services = request.app.state.services
+    name = request.path_params["provider"]
+    try:
+        link_user = None
+        if request.query_params.get("link") == "true":
+            token = request.cookies.get(services.settings.session_cookie.name) or request.cookies.get(
+                services.settings.refresh_cookie.name
+            )
+            link_user = await services.sessions.user_for(token or "")
+            if link_user is None:
+                raise Forbidden("Sign in first to link another way to sign in.")
+        url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a page with its code
+        return _failure_page(as_app_error(exc))
+    response = RedirectResponse(url, status_code=302)
+    settings = services.settings
+    response.set_cookie(
+        FLOW_COOKIE,
+        sealed,
+        max_age=600,
+        path="/auth/login",
+        secure=settings.refresh_cookie.secure,
+        httponly=True,
+        samesite="lax",  # sent on the provider's top-level redirect back to us
+    )
+    return response
+
+
+async def callback(request: Request) -> Response:
+    services: Services = request.app.state.services
+    name = request.path_params["provider"]
+    params = request.query_params
+    flow = None
+    try:
+        services.social.client(name)
+        flow = services.social.open_flow(request.cookies.get(FLOW_COOKIE), name)
+        if flow is None:
+            raise InvalidToken("The sign-in has expired or did not start here; start again.")
+        if params.get("error"):
+            # access_denied and friends: the person (or the provider) said no.
+            raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
+        user, issued = await services.social.finish(
+            flow, params.get("code", ""), params.get("state", ""), client_info(request)
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
+        error = as_app_error(exc)
+        failed = _failure_redirect(flow.redirect, error) if flow and flow.redirect else _failure_page(error)
+        failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
+        return failed
+    response: Response
+    if flow.redirect:
+        response = RedirectResponse(flow.redirect, status_code=302)
+    else:
+        what = "linked to your account" if issued is None else "signed in"
+        response = page("Done", f"<p>You are {what}. You can close this page.</p>")
+    if issued is not None:
+        cookies.set_mode_cookie(response, services.settings, issued, "cookie")
+    response.delete_cookie(FLOW_COOKIE, path="/auth/login")
+    return response
+
+
+def _failure_redirect(redirect: str, error: AppError) -> Response:
+    separator = "&" if urlsplit(redirect).query else "?"
+    return RedirectResponse(f"{redirect}{separator}{urlencode({'reason': error.code})}", status_code=302)
+
+
+def _failure_page(error: AppError) -> Response:
+    status = error.status if error.status in (400, 401, 403, 429, 503) else 400
+    body = f'<p class="error">{escape(error.message)}</p><p>Code: <code>{escape(error.code)}</code></p>'
+    return page("Sign-in failed", body, status)
+
+
+routes = [
+    Route("/auth/login/{provider}", start, methods=["GET"]),
+    Route("/auth/oauth/{provider}", start, methods=["GET"]),
+    Route("/auth/login/{provider}/callback", callback, methods=["GET"]),
+    Route("/auth/oauth/{provider}/callback", callback, methods=["GET"]),
+]

@@ -1,0 +1,225 @@
+"""Social sign-in: the redirect flow, id_token sign-in, identities and linking."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import httpx
+from cryptography.fernet import InvalidToken as BadFlowCookie
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.providers import ProviderRegistry
+from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
+from app.auth.secrets import SecretBox, new_token
+from app.config import Settings, SocialProvider
+from app.errors import (
+    Forbidden,
+    InvalidCredentials,
+    InvalidPayload,
+    InvalidProvider,
+    InvalidToken,
+    RecordNotUnique,
+)
+from app.models import Identity, Role, Status, User
+from app.services import audit
+from app.services.client import ClientInfo
+from app.services.mfa import MfaService
+from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
+
+log = logging.getLogger("app.social")
+
+FLOW_TTL = 600  # seconds a browser has to come back from the provider
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What the redirect flow must remember between leaving and coming back: kept in an
+    encrypted, short-lived cookie, so nothing server-side and nothing readable."""
+
+    provider: str
+    state: str
+    nonce: str
+    verifier: str
+    redirect: str | None
+    link_user_id: str | None
+
+
+class SocialService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionService,
+        mfa: MfaService,
+        registry: ProviderRegistry,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.mfa = mfa
+        self.box = SecretBox(settings.secret, purpose="oauth-flow")
+        self.clients: dict[str, OAuthClient] = {}
+        for config in settings.social_providers:
+            callback = f"{settings.public_url}/auth/login/{config.name}/callback"
+            client = OAuthClient(config, callback, transport)
+            self.clients[config.name] = client
+            registry.register(IdTokenProvider(client, self.find_user))
+
+    def client(self, name: str) -> OAuthClient:
+        try:
+            return self.clients[name]
+        except KeyError:
+            raise InvalidProvider() from None
+
+    # --- the redirect flow ------------------------------------------------------------------
+
+    def checked_redirect(self, name: str, redirect: str | None) -> str | None:
+        if not redirect:
+            return None
+        allow = self.client(name).config.redirect_allow_list
+        return check_allowed_url(redirect, allow, self.settings.public_url)
+
+    async def start(self, name: str, redirect: str | None, link_user: User | None) -> tuple[str, str]:
+        """(provider URL to send the browser to, sealed flow for the cookie)."""
+        client = self.client(name)
+        verifier, challenge = pkce_pair()
+        flow = Flow(
+            provider=name,
+            state=new_token(24),
+            nonce=new_token(24),
+            verifier=verifier,
+            redirect=self.checked_redirect(name, redirect),
+            link_user_id=str(link_user.id) if link_user else None,
+        )
+        url = await client.authorize_url(flow.state, flow.nonce, challenge)
+        return url, self.box.seal(json.dumps(flow.__dict__))
+
+    def open_flow(self, sealed: str | None, name: str) -> Flow | None:
+        if not sealed:
+            return None
+        try:
+            raw = self.box.open_with_ttl(sealed, FLOW_TTL)
+        except BadFlowCookie:
+            return None
+        flow = Flow(**json.loads(raw))
+        return flow if flow.provider == name else None
+
+    async def finish(
+        self, flow: Flow, code: str, state: str, client_info: ClientInfo
+    ) -> tuple[User, IssuedTokens | None]:
+        """The callback: state, code exchange (with the PKCE verifier), profile, user."""
+        if not state or state != flow.state:
+            raise InvalidToken("The sign-in state does not match; start again.")
+        if not code or len(code) > 2048:
+            raise InvalidCredentials()
+        client = self.client(flow.provider)
+        tokens = await client.exchange(code, flow.verifier)
+        profile = await client.profile(tokens, nonce=flow.nonce)
+        if flow.link_user_id:
+            user = await self.link(flow.link_user_id, client.config, profile, client_info)
+            return user, None
+        user = await self.find_user(client.config, profile)
+        check_can_sign_in(user)
+        await self.mfa.check(user, None)
+        issued = await self.sessions.open(user, client_info)
+        await audit.record("login", user_id=user.id, client=client_info, provider=flow.provider)
+        return user, issued
+
+    # --- users and identities ---------------------------------------------------------------
+
+    async def find_user(self, config: SocialProvider, profile: Profile) -> User:
+        """The identity's user; else an existing account with the same email, but only when
+        the provider vouches for that email; else a new user when registration is open."""
+        identity = await Identity.filter(provider=config.name, subject=profile.subject).select_related("user").first()
+        if identity is not None:
+            user: User = identity.user
+            return user
+        email = _email(profile)
+        if email and (existing := await User.by_email(email)) is not None:
+            if not profile.email_verified:
+                raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
+            await self._add_identity(existing, config, profile)
+            return existing
+        if not config.allow_public_registration:
+            raise InvalidCredentials()
+        return await self._register(config, profile, email)
+
+    async def create_from_id_token(self, name: str, id_token: str, *, name_hint: str | None = None) -> User:
+        """Graphcool's createUser(authProvider: {auth0|oidc}): a new account or RECORD_NOT_UNIQUE."""
+        client = self.client(name)
+        profile = await client.verify_id_token(id_token)
+        if await Identity.filter(provider=name, subject=profile.subject).exists():
+            raise RecordNotUnique("This identity already has an account.")
+        email = _email(profile)
+        if email and await User.by_email(email) is not None:
+            raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
+        if not client.config.allow_public_registration and not self.settings.public_registration:
+            raise Forbidden()
+        return await self._register(client.config, profile, email, name_hint)
+
+    async def link(self, user_id: str, config: SocialProvider, profile: Profile, client: ClientInfo) -> User:
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            raise InvalidToken()
+        existing = await Identity.filter(provider=config.name, subject=profile.subject).first()
+        if existing is not None and str(existing.user_id) != user_id:
+            raise RecordNotUnique("This identity belongs to another account.")
+        if existing is None:
+            await self._add_identity(user, config, profile)
+            await audit.record("identity.linked", user_id=user.id, client=client, provider=config.name)
+        return user
+
+    async def identities(self, user: User) -> list[Identity]:
+        return list(await Identity.filter(user_id=user.id).order_by("created_at"))
+
+    async def unlink(self, user: User, provider: str, client: ClientInfo) -> None:
+        """Never the last way in: a password, a phone or another identity must remain."""
+        async with in_transaction():
+            identities = await Identity.filter(user_id=user.id)
+            mine = [i for i in identities if i.provider == provider]
+            if not mine:
+                raise InvalidProvider()
+            others = len(identities) - len(mine)
+            if others == 0 and user.password_hash is None and user.phone is None:
+                raise InvalidPayload("This is the last way to sign in to the account.")
+            await Identity.filter(user_id=user.id, provider=provider).delete()
+        await audit.record("identity.unlinked", user_id=user.id, client=client, provider=provider)
+
+    async def _register(
+        self, config: SocialProvider, profile: Profile, email: str | None, name: str | None = None
+    ) -> User:
+        try:
+            async with in_transaction():
+                user = await User.create(
+                    email=email,
+                    email_verified=bool(email and profile.email_verified),
+                    name=(name or profile.name or "")[:200] or None,
+                    first_name=(profile.first_name or "")[:100] or None,
+                    last_name=(profile.last_name or "")[:100] or None,
+                    role=Role(config.default_role),
+                    status=Status.active,
+                )
+                await self._add_identity(user, config, profile)
+        except IntegrityError:
+            raise RecordNotUnique("This account already exists.") from None
+        await audit.record("user.created", user_id=user.id, provider=config.name, role=str(user.role))
+        return user
+
+    @staticmethod
+    async def _add_identity(user: User, config: SocialProvider, profile: Profile) -> None:
+        try:
+            await Identity.create(user=user, provider=config.name, subject=profile.subject[:255], email=_email(profile))
+        except IntegrityError:
+            raise RecordNotUnique("This identity belongs to another account.") from None
+
+
+def _email(profile: Profile) -> str | None:
+    if not profile.email:
+        return None
+    try:
+        return normalize_email(profile.email)
+    except InvalidPayload:
+        return None
