@@ -4,7 +4,9 @@ with the project's migrations, the real app over HTTP (httpx), and a real SMTP s
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -130,6 +132,20 @@ class Api:
     def services(self) -> Any:
         return self.app.state.services
 
+    def texts(self) -> list[dict[str, str]]:
+        """What the `log` SMS transport wrote to SMS_LOG_FILE, one dict per text."""
+        path = self.services.settings.sms_log_file
+        if not path or not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle]
+
+    def last_code(self, phone: str) -> str:
+        body = [t["body"] for t in self.texts() if t["to"] == phone][-1]
+        match = re.search(r"\b(\d{6})\b", body)
+        assert match, body
+        return match.group(1)
+
     async def gql(
         self,
         query: str,
@@ -206,8 +222,13 @@ def app_with() -> Callable[..., Any]:
 
 
 @pytest.fixture
-async def api(smtp_server: Any) -> AsyncIterator[Api]:
-    settings = make_settings(email_transport="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+async def api(smtp_server: Any, tmp_path: Any) -> AsyncIterator[Api]:
+    settings = make_settings(
+        email_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        sms_log_file=str(tmp_path / "sms.jsonl"),
+    )
     async with running_app(settings) as api:
         yield api
 
