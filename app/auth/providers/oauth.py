@@ -60,7 +60,7 @@ class OAuthClient:
         self.transport = transport
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
-        self._keys_fetched_at = 0.0
+        self._last_forced_fetch = -float(JWKS_REFRESH_MIN_INTERVAL)
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -143,8 +143,9 @@ class OAuthClient:
         try:
             try:
                 decoded = jwt.decode(id_token, keys, algorithms=ID_TOKEN_ALGORITHMS)
-            except JoseError:
-                # A rotated signing key: refetch the JWKS (at most every 30 s), then retry.
+            except (JoseError, ValueError):
+                # Perhaps a rotated signing key: refetch the JWKS (forced refetches at most
+                # every 30 s, so forged kids cannot hammer the provider), then retry.
                 refreshed = await self._jwks(force=True)
                 if refreshed is keys:
                     raise
@@ -204,14 +205,15 @@ class OAuthClient:
 
     async def _jwks(self, force: bool) -> KeySet:
         now = time.monotonic()
-        if self._keys is not None and (not force or now - self._keys_fetched_at < JWKS_REFRESH_MIN_INTERVAL):
-            return self._keys
+        if self._keys is not None:
+            if not force or now - self._last_forced_fetch < JWKS_REFRESH_MIN_INTERVAL:
+                return self._keys
+            self._last_forced_fetch = now
         document = await self._get_json((await self.metadata())["jwks_uri"])
         try:
             self._keys = KeySet.import_key_set(document)
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise ServiceUnavailable(f"The {self.name} JWKS is unusable.") from exc
-        self._keys_fetched_at = now
         return self._keys
 
     async def _get_json(self, url: str, headers: Mapping[str, str] | None = None) -> Any:
