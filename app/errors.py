@@ -21,7 +21,12 @@ raising one of these in a resolver yields `extensions.code`; REST handlers use `
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
+
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+log = logging.getLogger("app.errors")
 
 
 class AppError(Exception):
@@ -118,3 +123,15 @@ class InternalServerError(AppError):
 
 
 GRAPHQL_VALIDATION = "GRAPHQL_VALIDATION"
+
+
+def from_exception(exc: BaseException) -> AppError:
+    """Known errors pass through; an unreachable database is SERVICE_UNAVAILABLE; anything
+    else is a bug, logged with its trace and answered without internals."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, DBConnectionError | OperationalError | ConnectionError):
+        log.error("database unavailable: %s", exc)
+        return ServiceUnavailable()
+    log.error("unexpected error", exc_info=exc)
+    return InternalServerError()

@@ -59,3 +59,11 @@ async def test_rate_limit_answers_requests_exceeded(app_with) -> None:  # type: 
         assert body["extensions"]["code"] == "REQUESTS_EXCEEDED" and body["extensions"]["retry_after"] >= 1
         assert int(limited.headers["retry-after"]) >= 1
         assert (await api.http.get("/health")).status_code == 200
+
+
+async def test_graphiql_and_introspection_can_be_switched_off(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(GRAPHIQL="false", GRAPHQL_INTROSPECTION="false") as api:
+        page = await api.http.get("/graphql", headers={"accept": "text/html"})
+        assert "graphiql" not in page.text.lower()
+        assert set(codes(await api.gql("{ __schema { types { name } } }"))) == {"GRAPHQL_VALIDATION"}
+        assert (await api.gql("{ __typename }")) == {"data": {"__typename": "Query"}}

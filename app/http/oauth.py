@@ -16,10 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken
+from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
 from app.http.pages import page
-from app.http.responses import as_app_error
 from app.schema.context import client_info
 from app.services.container import Services
 
@@ -40,7 +39,7 @@ async def start(request: Request) -> Response:
                 raise Forbidden("Sign in first to link another way to sign in.")
         url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a page with its code
-        return _failure_page(as_app_error(exc))
+        return _failure_page(from_exception(exc))
     response = RedirectResponse(url, status_code=302)
     settings = services.settings
     response.set_cookie(
@@ -72,7 +71,7 @@ async def callback(request: Request) -> Response:
             flow, params.get("code", ""), params.get("state", ""), client_info(request)
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
-        error = as_app_error(exc)
+        error = from_exception(exc)
         failed = _failure_redirect(flow.redirect, error) if flow and flow.redirect else _failure_page(error)
         failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return failed

@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from app.errors import AppError
+from app.errors import AppError, from_exception
 from app.http import cookies
-from app.http.responses import as_app_error
 from app.schema.context import client_info
 
 _PAGE = """<!doctype html>
@@ -58,7 +57,7 @@ async def reset_password(request: Request) -> Response:
     try:
         await services.users.reset_password(str(form.get("token", "")), str(form.get("password", "")))
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Reset password", as_app_error(exc))
+        return _failure("Reset password", from_exception(exc))
     return page("Password changed", "<p>Your password has been changed. You can sign in now.</p>")
 
 
@@ -74,7 +73,7 @@ async def verify_email(request: Request) -> Response:
     try:
         await services.users.verify_email(str(form.get("token", "")))
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Verify your email", as_app_error(exc))
+        return _failure("Verify your email", from_exception(exc))
     return page("Email verified", "<p>Thank you, your email address is verified.</p>")
 
 
@@ -95,7 +94,7 @@ async def accept_invite(request: Request) -> Response:
             str(form.get("token", "")), str(form.get("password", "")), client_info(request)
         )
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Accept your invitation", as_app_error(exc))
+        return _failure("Accept your invitation", from_exception(exc))
     return page("Welcome", "<p>Your account is ready. You can sign in now.</p>")
 
 
@@ -109,7 +108,7 @@ async def magic_link(request: Request) -> Response:
     try:
         issued = await services.auth.magic_link_login(str(form.get("token", "")), client_info(request))
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Sign in", as_app_error(exc))
+        return _failure("Sign in", from_exception(exc))
     response = page("Signed in", "<p>You are signed in. You can close this page.</p>")
     cookies.set_mode_cookie(response, services.settings, issued, "session")
     return response

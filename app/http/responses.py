@@ -8,9 +8,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from tortoise.exceptions import DBConnectionError, OperationalError
 
-from app.errors import AppError, InternalServerError, InvalidPayload, ServiceUnavailable
+from app.errors import AppError, InvalidPayload
 
 log = logging.getLogger("app.http")
 
@@ -22,17 +21,6 @@ def error_response(error: AppError) -> JSONResponse:
     if "retry_after" in error.extensions:
         headers["Retry-After"] = str(error.extensions["retry_after"])
     return JSONResponse({"errors": [error.as_json()]}, status_code=error.status, headers=headers)
-
-
-def as_app_error(exc: BaseException) -> AppError:
-    """Known errors pass through; an unreachable database is 503; anything else is a bug."""
-    if isinstance(exc, AppError):
-        return exc
-    if isinstance(exc, DBConnectionError | OperationalError | ConnectionError):
-        log.error("database unavailable: %s", exc)
-        return ServiceUnavailable()
-    log.error("unexpected error", exc_info=exc)
-    return InternalServerError()
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
-from app.errors import InvalidPayload
+from app.errors import InvalidPayload, from_exception
 from app.http import cookies
-from app.http.responses import as_app_error, error_response, field, json_body
+from app.http.responses import error_response, field, json_body
 from app.schema.context import client_info
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
@@ -24,7 +24,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(request, request.app.state.services)
         except Exception as exc:  # noqa: BLE001 - mapped to the contract's codes
-            return error_response(as_app_error(exc))
+            return error_response(from_exception(exc))
 
     return endpoint
 

@@ -21,7 +21,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from app.errors import GRAPHQL_VALIDATION, AppError, QueryTooComplex
+from app.errors import GRAPHQL_VALIDATION, AppError, InternalServerError, QueryTooComplex, from_exception
 
 log = logging.getLogger("app.graphql")
 
@@ -78,13 +78,9 @@ class ErrorCodes(SchemaExtension):
                 positions=error.positions,
                 extensions={"code": GRAPHQL_VALIDATION},
             )
-        log.error("unexpected error in %s", ".".join(map(str, error.path)), exc_info=original)
-        return GraphQLError(
-            "An unexpected error occurred.",
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
-        )
+        log.error("error in %s", ".".join(map(str, error.path)))
+        coded = from_exception(original) if original is not None else InternalServerError()
+        return GraphQLError(coded.message, nodes=error.nodes, path=error.path, extensions=coded.extensions)
 
 
 def limit_rules(max_depth: int, max_aliases: int, max_auth_operations: int) -> list[type[ASTValidationRule]]:
