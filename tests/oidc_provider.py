@@ -250,3 +250,25 @@ class OpenIDProvider:
             return jsonify(provider.emails or [])
 
         return app
+
+
+def main() -> None:
+    """`python -m tests.oidc_provider`: a local provider to try social sign-in by hand.
+    Every authorization signs in as the person below, without asking."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m tests.oidc_provider")
+    parser.add_argument("--callback", default="http://127.0.0.1:8000/auth/login/local/callback")
+    parser.add_argument("--email", default="ana@example.com")
+    args = parser.parse_args()
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    provider = OpenIDProvider()
+    provider.add_client("local-client", "local-secret", args.callback)
+    provider.person = {"sub": "local-1", "email": args.email, "email_verified": True, "name": "Local Person"}
+    print(f"issuer: {provider.issuer}  client id: local-client  secret: local-secret", flush=True)
+    provider.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
