@@ -179,6 +179,7 @@ async def test_verified_email_links_to_the_existing_account(op: OpenIDProvider) 
         assert reason(answer) is None
         user = await User.get(email="ana@example.com")
         assert (await Identity.get()).user_id == user.id and await User.all().count() == 1
+        assert user.email_verified
 
 
 async def test_registration_closed_for_a_provider(op: OpenIDProvider) -> None:

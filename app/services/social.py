@@ -142,6 +142,9 @@ class SocialService:
             if not profile.email_verified:
                 raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
             await self._add_identity(existing, config, profile)
+            if not existing.email_verified:
+                existing.email_verified = True  # the provider vouched for the address
+                await existing.save(update_fields=["email_verified"])
             return existing
         if not config.allow_public_registration:
             raise InvalidCredentials()
