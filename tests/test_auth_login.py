@@ -196,3 +196,31 @@ async def test_cors_allows_only_the_configured_origin(app_with) -> None:  # type
         assert ok.headers.get("access-control-allow-credentials") == "true"
         evil = await api.http.options("/graphql", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_failed_guesses_lock_the_account_for_a_while(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(LOGIN_ATTEMPTS_PER_ACCOUNT=3) as api:
+        await api.signup()
+        await api.signup("bo@example.com")
+        wrong = {"email": "ana@example.com", "password": "wrong password"}
+        assert [codes(await api.gql(LOGIN, wrong)) for _ in range(3)] == [["INVALID_CREDENTIALS"]] * 3
+        locked = await api.gql(LOGIN, {"email": "ANA@example.com", "password": "correct horse battery"})
+        assert codes(locked) == ["REQUESTS_EXCEEDED"] and locked["errors"][0]["extensions"]["retry_after"] > 0
+        # Other accounts are unaffected; unknown emails lock the same way (nothing to learn).
+        await api.login("bo@example.com")
+        ghost = {"email": "ghost@example.com", "password": "wrong password"}
+        assert [codes(await api.gql(LOGIN, ghost))[0] for _ in range(4)] == ["INVALID_CREDENTIALS"] * 3 + [
+            "REQUESTS_EXCEEDED"
+        ]
+
+
+async def test_a_successful_sign_in_resets_the_count(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(LOGIN_ATTEMPTS_PER_ACCOUNT=3) as api:
+        await api.signup()
+        wrong = {"email": "ana@example.com", "password": "wrong password"}
+        for _ in range(2):
+            await api.gql(LOGIN, wrong)
+        await api.login()
+        for _ in range(2):
+            assert codes(await api.gql(LOGIN, wrong)) == ["INVALID_CREDENTIALS"]
+        await api.login()

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.throttle import Throttle, storage_for
 from app.config import Settings
-from app.errors import InvalidPayload, RequestsExceeded
+from app.errors import InvalidPayload
 from app.http.responses import MAX_JSON_BODY, error_response
 
 EXEMPT_PATHS = frozenset({"/health"})
@@ -21,13 +17,9 @@ class RateLimit:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.item = RateLimitItemPerSecond(settings.rate_limiter_points, settings.rate_limiter_duration)
-        storage: Storage = (
-            RedisStorage(_async_redis(settings.rate_limiter_redis or ""))
-            if settings.rate_limiter_store == "redis"
-            else MemoryStorage()
+        self.throttle = Throttle(
+            storage_for(settings), settings.rate_limiter_points, settings.rate_limiter_duration, "ip"
         )
-        self.limiter = FixedWindowRateLimiter(storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
@@ -35,16 +27,10 @@ class RateLimit:
             return
         client = scope.get("client")
         key = client[0] if client else "unknown"
-        if not await self.limiter.hit(self.item, "ip", key):
-            stats = await self.limiter.get_window_stats(self.item, "ip", key)
-            response = error_response(RequestsExceeded(retry_after=int(stats.reset_time - time.time()) + 1))
-            await response(scope, receive, send)
+        if not await self.throttle.hit(key):
+            await error_response(await self.throttle.exceeded(key))(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-def _async_redis(url: str) -> str:
-    return url if url.startswith("async+") else f"async+{url}"
 
 
 class BodyLimit:

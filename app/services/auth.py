@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
+from app.auth.throttle import Throttle, storage_for
 from app.config import Settings
 from app.errors import AppError, InvalidPayload, ServiceUnavailable
 from app.mail import Mail, Mailer
@@ -38,6 +40,15 @@ class AuthService:
         self.sessions = sessions
         self.mfa = mfa
         self.mailer = mailer
+        # Failed guesses per account, whatever the IP: credential stuffing from many
+        # addresses meets the same wall, and existing and unknown emails count alike.
+        self.attempts = (
+            Throttle(
+                storage_for(settings), settings.login_attempts_per_account, int(settings.login_attempts_window), "login"
+            )
+            if settings.login_attempts_per_account
+            else None
+        )
 
     async def login(
         self,
@@ -48,11 +59,16 @@ class AuthService:
     ) -> IssuedTokens:
         async with self._stall():
             user: User | None = None
+            account = _account_key(provider, payload)
             try:
+                if account and self.attempts:
+                    await self.attempts.check(account)
                 user = await self.registry.get(provider).authenticate(payload)
                 check_can_sign_in(user)
                 await self.mfa.check(user, otp)
             except AppError as error:
+                if account and self.attempts and error.code in GUESS_FAILURES:
+                    await self.attempts.hit(account)
                 await audit.record(
                     "login.failed",
                     user_id=user.id if user else None,
@@ -62,6 +78,8 @@ class AuthService:
                     code=error.code,
                 )
                 raise
+            if account and self.attempts:
+                await self.attempts.clear(account)
             issued = await self.sessions.open(user, client)
             await audit.record("login", user_id=user.id, client=client, provider=provider)
             return issued
@@ -124,6 +142,22 @@ class AuthService:
             remaining = self.settings.login_stall_time - (time.monotonic() - started)
             if remaining > 0:
                 await asyncio.sleep(remaining)
+
+
+GUESS_FAILURES = frozenset({"INVALID_CREDENTIALS", "INVALID_OTP"})
+
+
+def _account_key(provider: str, payload: Mapping[str, str]) -> str | None:
+    """Whom a sign-in attempt is about: the normalised email or phone, else None."""
+    if provider == "email":
+        email = _email_of(payload)
+        return f"email:{email}" if email else None
+    if provider == "phone":
+        try:
+            return f"phone:{normalize_phone(payload.get('phone') or '')}"
+        except InvalidPayload:
+            return None
+    return None
 
 
 def _email_of(payload: Mapping[str, str]) -> str | None:

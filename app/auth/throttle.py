@@ -1,0 +1,44 @@
+"""Counting attempts with `limits`: per client IP (the HTTP middleware) and per account
+(failed sign-ins), in memory or in Redis (RATE_LIMITER_STORE)."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from app.config import Settings
+from app.errors import RequestsExceeded
+
+
+def storage_for(settings: Settings) -> Storage:
+    if settings.rate_limiter_store == "redis":
+        url = settings.rate_limiter_redis or ""
+        return RedisStorage(url if url.startswith("async+") else f"async+{url}")
+    return MemoryStorage()
+
+
+class Throttle:
+    """`points` attempts per `seconds` per key; `check` raises REQUESTS_EXCEEDED once spent."""
+
+    def __init__(self, storage: Storage, points: int, seconds: int, namespace: str) -> None:
+        self.item = RateLimitItemPerSecond(points, seconds)
+        self.limiter = FixedWindowRateLimiter(storage)
+        self.namespace = namespace
+
+    async def check(self, key: str) -> None:
+        if not await self.limiter.test(self.item, self.namespace, key):
+            raise await self.exceeded(key)
+
+    async def exceeded(self, key: str) -> RequestsExceeded:
+        stats = await self.limiter.get_window_stats(self.item, self.namespace, key)
+        return RequestsExceeded(retry_after=int(stats.reset_time - time.time()) + 1)
+
+    async def hit(self, key: str) -> bool:
+        """Count one attempt; False when this one went over the limit."""
+        return await self.limiter.hit(self.item, self.namespace, key)
+
+    async def clear(self, key: str) -> None:
+        await self.limiter.clear(self.item, self.namespace, key)
