@@ -6,6 +6,8 @@ links cannot consume a token.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from html import escape
 
 from starlette.requests import Request
@@ -15,6 +17,7 @@ from starlette.routing import Route
 from app.errors import AppError, from_exception
 from app.http import cookies
 from app.schema.context import client_info
+from app.services.container import Services
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -40,78 +43,80 @@ def _token_field(token: str) -> str:
     return f'<input type="hidden" name="token" value="{escape(token, quote=True)}">'
 
 
-async def reset_password(request: Request) -> Response:
-    services = request.app.state.services
-    if request.method == "GET":
-        token = request.query_params.get("token", "")
-        if not token:
-            return page("Reset password", '<p class="error">This link is incomplete.</p>', 400)
-        return page(
-            "Choose a new password",
-            f'<form method="post">{_token_field(token)}'
-            f'<label>New password <input type="password" name="password" autocomplete="new-password" '
-            f'minlength="{services.settings.password_min_length}" required></label>'
-            "<button>Set password</button></form>",
-        )
-    form = await request.form()
-    try:
-        await services.users.reset_password(str(form.get("token", "")), str(form.get("password", "")))
-    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Reset password", from_exception(exc))
-    return page("Password changed", "<p>Your password has been changed. You can sign in now.</p>")
+Action = Callable[[Request, Services, str, str, Response], Awaitable[None]]
 
 
-async def verify_email(request: Request) -> Response:
-    services = request.app.state.services
-    if request.method == "GET":
-        token = request.query_params.get("token", "")
-        return page(
-            "Verify your email",
-            f'<form method="post">{_token_field(token)}<button>Confirm my email address</button></form>',
-        )
-    form = await request.form()
-    try:
-        await services.users.verify_email(str(form.get("token", "")))
-    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Verify your email", from_exception(exc))
-    return page("Email verified", "<p>Thank you, your email address is verified.</p>")
+@dataclass(frozen=True)
+class TokenPage:
+    """GET: a form holding the link's token (and a password field when one is chosen);
+    POST: the action, then a result page, or the error's code on a page."""
+
+    title: str
+    button: str
+    password_label: str | None
+    action: Action
+    done_title: str
+    done_text: str
+
+    async def handle(self, request: Request) -> Response:
+        services: Services = request.app.state.services
+        if request.method == "GET":
+            token = request.query_params.get("token", "")
+            if not token:
+                return page(self.title, '<p class="error">This link is incomplete.</p>', 400)
+            return page(self.title, self._form(token, services.settings.password_min_length))
+        form = await request.form()
+        response = page(self.done_title, f"<p>{escape(self.done_text)}</p>")
+        try:
+            await self.action(request, services, str(form.get("token", "")), str(form.get("password", "")), response)
+        except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+            return _failure(self.title, from_exception(exc))
+        return response
+
+    def _form(self, token: str, min_length: int) -> str:
+        password = ""
+        if self.password_label:
+            password = (
+                f'<label>{escape(self.password_label)} <input type="password" name="password" '
+                f'autocomplete="new-password" minlength="{min_length}" required></label>'
+            )
+        return f'<form method="post">{_token_field(token)}{password}<button>{escape(self.button)}</button></form>'
 
 
-async def accept_invite(request: Request) -> Response:
-    services = request.app.state.services
-    if request.method == "GET":
-        token = request.query_params.get("token", "")
-        return page(
-            "Accept your invitation",
-            f'<form method="post">{_token_field(token)}'
-            f'<label>Choose a password <input type="password" name="password" autocomplete="new-password" '
-            f'minlength="{services.settings.password_min_length}" required></label>'
-            "<button>Create my account</button></form>",
-        )
-    form = await request.form()
-    try:
-        await services.admin.accept_invite(
-            str(form.get("token", "")), str(form.get("password", "")), client_info(request)
-        )
-    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Accept your invitation", from_exception(exc))
-    return page("Welcome", "<p>Your account is ready. You can sign in now.</p>")
+async def _reset(request: Request, services: Services, token: str, password: str, response: Response) -> None:
+    await services.users.reset_password(token, password)
 
 
-async def magic_link(request: Request) -> Response:
-    """Without a redirect_url the link lands here; signing in sets the session cookie."""
-    services = request.app.state.services
-    if request.method == "GET":
-        token = request.query_params.get("token", "")
-        return page("Sign in", f'<form method="post">{_token_field(token)}<button>Sign me in</button></form>')
-    form = await request.form()
-    try:
-        issued = await services.auth.magic_link_login(str(form.get("token", "")), client_info(request))
-    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure("Sign in", from_exception(exc))
-    response = page("Signed in", "<p>You are signed in. You can close this page.</p>")
+async def _verify(request: Request, services: Services, token: str, password: str, response: Response) -> None:
+    await services.users.verify_email(token)
+
+
+async def _accept(request: Request, services: Services, token: str, password: str, response: Response) -> None:
+    await services.admin.accept_invite(token, password, client_info(request))
+
+
+async def _magic(request: Request, services: Services, token: str, password: str, response: Response) -> None:
+    # Without a redirect_url the link lands here: signing in sets the session cookie.
+    issued = await services.auth.magic_link_login(token, client_info(request))
     cookies.set_mode_cookie(response, services.settings, issued, "session")
-    return response
+
+
+reset_password = TokenPage(
+    "Choose a new password", "Set password", "New password", _reset,
+    "Password changed", "Your password has been changed. You can sign in now.",
+)  # fmt: skip
+verify_email = TokenPage(
+    "Verify your email", "Confirm my email address", None, _verify,
+    "Email verified", "Thank you, your email address is verified.",
+)  # fmt: skip
+accept_invite = TokenPage(
+    "Accept your invitation", "Create my account", "Choose a password", _accept,
+    "Welcome", "Your account is ready. You can sign in now.",
+)  # fmt: skip
+magic_link = TokenPage(
+    "Sign in", "Sign me in", None, _magic,
+    "Signed in", "You are signed in. You can close this page.",
+)  # fmt: skip
 
 
 def _failure(title: str, error: AppError) -> HTMLResponse:
@@ -120,8 +125,8 @@ def _failure(title: str, error: AppError) -> HTMLResponse:
 
 
 routes = [
-    Route("/auth/pages/reset-password", reset_password, methods=["GET", "POST"]),
-    Route("/auth/pages/verify-email", verify_email, methods=["GET", "POST"]),
-    Route("/auth/pages/accept-invite", accept_invite, methods=["GET", "POST"]),
-    Route("/auth/pages/magic-link", magic_link, methods=["GET", "POST"]),
+    Route("/auth/pages/reset-password", reset_password.handle, methods=["GET", "POST"]),
+    Route("/auth/pages/verify-email", verify_email.handle, methods=["GET", "POST"]),
+    Route("/auth/pages/accept-invite", accept_invite.handle, methods=["GET", "POST"]),
+    Route("/auth/pages/magic-link", magic_link.handle, methods=["GET", "POST"]),
 ]
