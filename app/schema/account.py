@@ -13,20 +13,18 @@ from app.http import cookies
 from app.models import Role
 from app.models import User as UserModel
 from app.schema.auth import mode_name, tokens_out
+from app.schema.connections import ApiTokenConnection, SessionConnection, connection
 from app.schema.context import Context
 from app.schema.permissions import IsAuthenticated, IsSessionUser
 from app.schema.types import (
-    ApiTokenConnection,
     ApiTokenInfo,
     ApiTokenSecret,
     AuthMode,
     AuthTokens,
     Session,
-    SessionConnection,
     TfaSecret,
     User,
     UserRole,
-    connection,
     raw_id,
     to_global_id,
 )

@@ -11,17 +11,15 @@ from app.errors import InvalidPayload
 from app.models import AuditEvent as AuditEventModel
 from app.models import Role, Status
 from app.schema.account import me
+from app.schema.connections import AuditEventConnection, UserConnection, connection
 from app.schema.context import Context
 from app.schema.permissions import HasRole
 from app.schema.types import (
     AuditEvent,
-    AuditEventConnection,
     User,
-    UserConnection,
     UserRole,
     UsersFilter,
     UserStatus,
-    connection,
     raw_id,
 )
 from app.services.admin import UserFilter

@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, NewType, TypeVar
+from typing import NewType, TypeVar
 
 import strawberry
 from strawberry import UNSET
@@ -23,7 +22,6 @@ from app.models import Identity as IdentityModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.permissions import IsOwnerOrAdmin
-from app.services.pages import Page
 
 T = TypeVar("T")
 
@@ -183,23 +181,6 @@ class TfaSecret:
     otpauth_url: str
 
 
-@strawberry.type(name="PageInfo", description="Relay cursor connection page information.")
-class PageInfo:
-    hasNextPage: bool  # noqa: N815 - Relay's names
-    hasPreviousPage: bool  # noqa: N815
-    startCursor: str | None  # noqa: N815
-    endCursor: str | None  # noqa: N815
-
-    @classmethod
-    def of(cls, page: Page[Any]) -> PageInfo:
-        return cls(
-            hasNextPage=page.has_next,
-            hasPreviousPage=page.has_previous,
-            startCursor=page.cursors[0] if page.cursors else None,
-            endCursor=page.cursors[-1] if page.cursors else None,
-        )
-
-
 @strawberry.type(name="Session")
 class Session(Node):
     created_at: datetime
@@ -273,43 +254,6 @@ class AuditEvent:
             user_agent=event.user_agent,
             detail=event.detail,  # type: ignore[arg-type]  # JSON is a NewType over object
         )
-
-
-@strawberry.type
-class Edge(Generic[T]):
-    cursor: str
-    node: T
-
-
-@strawberry.type
-class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    pageInfo: PageInfo  # noqa: N815 - Relay's name
-
-
-def connection(page: Page[Any], convert: Callable[[Any], T]) -> tuple[list[Edge[T]], PageInfo]:
-    edges = [Edge(cursor=cursor, node=convert(item)) for item, cursor in zip(page.items, page.cursors, strict=True)]
-    return edges, PageInfo.of(page)
-
-
-@strawberry.type(name="SessionConnection")
-class SessionConnection(Connection[Session]):
-    pass
-
-
-@strawberry.type(name="UserConnection")
-class UserConnection(Connection[User]):
-    pass
-
-
-@strawberry.type(name="ApiTokenConnection")
-class ApiTokenConnection(Connection[ApiTokenInfo]):
-    pass
-
-
-@strawberry.type(name="AuditEventConnection")
-class AuditEventConnection(Connection[AuditEvent]):
-    pass
 
 
 @strawberry.input(name="users_filter")
