@@ -67,18 +67,21 @@ def _origin(url: str) -> str:
 
 
 async def resolve_viewer(request: HTTPConnection, settings: Settings, tokens: AccessTokens) -> Viewer:
-    token = bearer_token(request)
-    if token is None and settings.access_token_query_param:
-        token = request.query_params.get("access_token")
+    """Credentials in the contract's order: Authorization (or X-API-Key), the session
+    cookie, then ?access_token= when ACCESS_TOKEN_QUERY_PARAM is on."""
     try:
+        token = bearer_token(request)
+        if token is None:
+            session_token = request.cookies.get(settings.session_cookie.name)
+            if session_token and cookie_request_allowed(request, settings):
+                return await _from_session_token(session_token)
+            if settings.access_token_query_param:
+                token = request.query_params.get("access_token")
         if token is not None and token.startswith(API_TOKEN_PREFIX):
             user, role, token_id = await ApiTokenService.authenticate(token)
             return Viewer(user=user, role=role.value, api_token_id=token_id)
         if token is not None:
             return await _from_access_token(token, tokens)
-        session_token = request.cookies.get(settings.session_cookie.name)
-        if session_token and cookie_request_allowed(request, settings):
-            return await _from_session_token(session_token)
     except AppError as error:
         return Viewer(token_error=error.code)
     return EVERYONE
