@@ -85,3 +85,12 @@ async def test_allow_listed_redirect_url(app_with, smtp_server) -> None:  # type
         await api.gql(REQUEST, {"email": "ana@example.com", "url": "https://app.example.com/magic"})
         body = outbox.to("ana@example.com")[0].get_payload(decode=True).decode()  # type: ignore[union-attr]
         assert "https://app.example.com/magic?token=" in body
+
+
+async def test_racing_magic_link_logins_succeed_once(api: Api, outbox: Outbox) -> None:
+    import asyncio
+
+    await api.signup()
+    token = await _link_token(api, outbox)
+    results = await asyncio.gather(*(api.gql(LOGIN, {"token": token}) for _ in range(4)))
+    assert sum(1 for r in results if not r.get("errors")) == 1

@@ -125,3 +125,13 @@ async def test_signin_user_email_path_also_needs_the_factor(api: Api) -> None:
         'mutation { signinUser(email: {email: "ana@example.com", password: "correct horse battery"}) { token } }'
     )
     assert codes(result) == ["INVALID_OTP"]
+
+
+async def test_racing_logins_with_one_code_succeed_once(api: Api) -> None:
+    import asyncio
+
+    _, secret = await enabled(api)
+    code = code_at(secret, 0)
+    results = await asyncio.gather(*(login(api, code) for _ in range(4)))
+    assert sum(1 for r in results if not r.get("errors")) == 1
+    assert all(codes(r) == ["INVALID_OTP"] for r in results if r.get("errors"))

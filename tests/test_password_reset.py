@@ -147,3 +147,16 @@ async def test_mail_server_down_leaves_no_usable_token(app_with) -> None:  # typ
         result = await api.gql(REQUEST, {"email": "ana@example.com"})
         assert result == {"data": {"auth_password_request": True}}
         assert await OneTimeToken.all().count() == 0
+
+
+async def test_racing_resets_with_one_token_succeed_once(api: Api, outbox: Outbox) -> None:
+    import asyncio
+
+    await api.signup()
+    token = _token(await _request(api, outbox))
+    passwords = [f"racing passphrase {i}" for i in range(4)]
+    results = await asyncio.gather(*(api.gql(RESET, {"token": token, "password": p}) for p in passwords))
+    winners = [p for p, r in zip(passwords, results, strict=True) if not r.get("errors")]
+    assert len(winners) == 1
+    assert all(codes(r) == ["INVALID_TOKEN"] for r in results if r.get("errors"))
+    await api.login(password=winners[0])
