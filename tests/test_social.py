@@ -303,6 +303,19 @@ async def test_create_user_with_an_id_token(op: OpenIDProvider) -> None:
         assert created["data"]["createUser"]["email"] == "ana@example.com"
         again = await api.gql(query, {"t": op.id_token("oidc-client")})
         assert codes(again) == ["RECORD_NOT_UNIQUE"]
+        for provider in ("email", "phone"):
+            odd = await api.gql(
+                'mutation($p: String!) { createUser(authProvider: {oidc: {provider: $p, idToken: "x"}}) { id } }',
+                {"p": provider},
+            )
+            assert codes(odd) == ["INVALID_PROVIDER"]
+
+
+async def test_create_user_with_an_id_token_needs_open_registration(op: OpenIDProvider) -> None:
+    async with social_app(op, AUTH_OIDC_ALLOW_PUBLIC_REGISTRATION="false") as api:
+        query = 'mutation($t: String!) { createUser(authProvider: {oidc: {provider: "oidc", idToken: $t}}) { email } }'
+        assert codes(await api.gql(query, {"t": op.id_token("oidc-client")})) == ["FORBIDDEN"]
+        assert await User.all().count() == 0
 
 
 async def test_auth_disable_default_keeps_social_sign_in(op: OpenIDProvider) -> None:

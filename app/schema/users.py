@@ -11,7 +11,7 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from app.errors import Forbidden, InvalidPayload
+from app.errors import Forbidden, InvalidPayload, InvalidProvider
 from app.models import ApiToken as ApiTokenModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
@@ -52,6 +52,8 @@ def chosen_provider(
     if auth0 is not None:
         return "auth0", {"idToken": auth0.idToken}
     assert oidc is not None  # noqa: S101 - exactly one member is set
+    if oidc.provider in ("email", "phone"):
+        raise InvalidProvider()  # only social providers take an id_token
     return oidc.provider, {"idToken": oidc.idToken}
 
 
@@ -71,7 +73,9 @@ async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name:
     elif provider == "phone":
         user = await ctx.users.create_with_phone(payload["phone"], payload["code"], name=name)
     else:
-        user = await ctx.services.social.create_from_id_token(provider, payload["idToken"], name_hint=name)
+        user = await ctx.services.social.create_from_id_token(
+            provider, payload["idToken"], name_hint=name, by_admin=ctx.viewer.role == "admin"
+        )
     return User.from_model(user, revealed=True)
 
 

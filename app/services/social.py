@@ -150,17 +150,20 @@ class SocialService:
             raise InvalidCredentials()
         return await self._register(config, profile, email)
 
-    async def create_from_id_token(self, name: str, id_token: str, *, name_hint: str | None = None) -> User:
-        """Graphcool's createUser(authProvider: {auth0|oidc}): a new account or RECORD_NOT_UNIQUE."""
+    async def create_from_id_token(
+        self, name: str, id_token: str, *, name_hint: str | None = None, by_admin: bool = False
+    ) -> User:
+        """Graphcool's createUser(authProvider: {auth0|oidc}): a new account or RECORD_NOT_UNIQUE.
+        Needs AUTH_<NAME>_ALLOW_PUBLIC_REGISTRATION unless an admin asks."""
         client = self.client(name)
+        if not client.config.allow_public_registration and not by_admin:
+            raise Forbidden()
         profile = await client.verify_id_token(id_token)
         if await Identity.filter(provider=name, subject=profile.subject).exists():
             raise RecordNotUnique("This identity already has an account.")
         email = _email(profile)
         if email and await User.by_email(email) is not None:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
-        if not client.config.allow_public_registration and not self.settings.public_registration:
-            raise Forbidden()
         return await self._register(client.config, profile, email, name_hint)
 
     async def link(self, user_id: str, config: SocialProvider, profile: Profile, client: ClientInfo) -> User:
@@ -214,7 +217,7 @@ class SocialService:
     @staticmethod
     async def _add_identity(user: User, config: SocialProvider, profile: Profile) -> None:
         try:
-            await Identity.create(user=user, provider=config.name, subject=profile.subject[:255], email=_email(profile))
+            await Identity.create(user=user, provider=config.name, subject=profile.subject, email=_email(profile))
         except IntegrityError:
             raise RecordNotUnique("This identity belongs to another account.") from None
 

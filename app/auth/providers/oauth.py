@@ -189,7 +189,7 @@ class OAuthClient:
 
     def _profile_from(self, data: Mapping[str, Any], verified_claim: object) -> Profile:
         subject = data.get(self.config.identifier_key)
-        if subject is None or str(subject) == "":
+        if subject is None or not 0 < len(str(subject)) <= 255:
             raise InvalidCredentials()
         email = data.get(self.config.email_key)
         return Profile(
