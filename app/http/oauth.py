@@ -19,7 +19,7 @@ from starlette.routing import Route
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
 from app.http.pages import page
-from app.schema.context import client_info
+from app.services.client import ClientInfo
 from app.services.container import Services
 
 FLOW_COOKIE = "auth_flow"
@@ -68,7 +68,7 @@ async def callback(request: Request) -> Response:
             # access_denied and friends: the person (or the provider) said no.
             raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
         user, issued = await services.social.finish(
-            flow, params.get("code", ""), params.get("state", ""), client_info(request)
+            flow, params.get("code", ""), params.get("state", ""), ClientInfo.of(request)
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
         error = from_exception(exc)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from app.errors import AppError, from_exception
 from app.http import cookies
-from app.schema.context import client_info
+from app.services.client import ClientInfo
 from app.services.container import Services
 
 _PAGE = """<!doctype html>
@@ -92,12 +92,12 @@ async def _verify(request: Request, services: Services, token: str, password: st
 
 
 async def _accept(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    await services.admin.accept_invite(token, password, client_info(request))
+    await services.admin.accept_invite(token, password, ClientInfo.of(request))
 
 
 async def _magic(request: Request, services: Services, token: str, password: str, response: Response) -> None:
     # Without a redirect_url the link lands here: signing in sets the session cookie.
-    issued = await services.auth.magic_link_login(token, client_info(request))
+    issued = await services.auth.magic_link_login(token, ClientInfo.of(request))
     cookies.set_mode_cookie(response, services.settings, issued, "session")
 
 

@@ -39,14 +39,7 @@ class Context:
 
     @property
     def client(self) -> ClientInfo:
-        return client_info(self.request)
-
-
-def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
+        return ClientInfo.of(self.request)
 
 
 class GraphQLView(GraphQL[Context, None]):

@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from starlette.requests import HTTPConnection
+
 
 @dataclass(frozen=True)
 class ClientInfo:
     ip: str | None = None
     user_agent: str | None = None
+
+    @classmethod
+    def of(cls, request: HTTPConnection) -> ClientInfo:
+        return cls(
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
 
 
 def now() -> datetime:
