@@ -256,6 +256,7 @@ class Settings:
     sms_code_requests_per_hour: int = 5
     social_providers: tuple[SocialProvider, ...] = ()
     login_attempts_per_account: int = 10
+    ip_trust_proxy: bool = False
     login_attempts_window: float = 900
     invite_token_ttl: float = 7 * 86400
 
@@ -371,6 +372,7 @@ class Settings:
             twilio_auth_token=read.optional("TWILIO_AUTH_TOKEN"),
             twilio_from=read.optional("TWILIO_FROM"),
             sms_code_requests_per_hour=read.integer("SMS_CODE_REQUESTS_PER_HOUR", 5, minimum=1),
+            ip_trust_proxy=read.flag("IP_TRUST_PROXY", False),
             login_attempts_per_account=read.integer("LOGIN_ATTEMPTS_PER_ACCOUNT", 10, minimum=0),
             login_attempts_window=read.duration("LOGIN_ATTEMPTS_WINDOW", "15m"),
             social_providers=tuple(_social_provider(read, name.lower()) for name in read.items("AUTH_PROVIDERS")),
