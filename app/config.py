@@ -25,6 +25,17 @@ class ConfigError(Exception):
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# Directus's pino levels and Python's names, as the Python level they mean.
+_LOG_LEVELS = {
+    "trace": "debug",
+    "debug": "debug",
+    "info": "info",
+    "warn": "warning",
+    "warning": "warning",
+    "error": "error",
+    "fatal": "critical",
+    "silent": "critical",
+}
 _BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -313,7 +324,7 @@ class Settings:
             public_url=public_url,
             host=read.text("HOST", "127.0.0.1"),
             port=read.integer("PORT", 8000, minimum=1),
-            log_level=read.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            log_level=_LOG_LEVELS[read.choice("LOG_LEVEL", "info", tuple(_LOG_LEVELS))],
             access_token_ttl=read.duration("ACCESS_TOKEN_TTL", "15m"),
             refresh_token_ttl=read.duration("REFRESH_TOKEN_TTL", "7d"),
             refresh_token_reuse_interval=read.duration("REFRESH_TOKEN_REUSE_INTERVAL", "10s"),

@@ -74,3 +74,12 @@ def test_durations() -> None:
         7200,
         0.5,
     ]
+
+
+def test_directus_log_levels_are_understood() -> None:
+    assert [settings(LOG_LEVEL=v).log_level for v in ("warn", "trace", "fatal", "info")] == [
+        "warning",
+        "debug",
+        "critical",
+        "info",
+    ]
