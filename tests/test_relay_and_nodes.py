@@ -114,3 +114,20 @@ async def test_node_resolves_own_sessions_and_api_tokens_only(api: Api) -> None:
     bo = (await api.login("bo@example.com"))["access_token"]
     theirs = await api.gql(query, {"ids": [session_id, api_token]}, token=bo)
     assert theirs["data"]["nodes"] == [None, None]
+
+
+async def test_the_relay_endpoint_has_the_same_capabilities(api: Api) -> None:
+    await api.signup()
+    login = await api.gql(
+        'mutation { auth_login(email: "ana@example.com", password: "correct horse battery") { access_token } }',
+        path="/graphql/relay",
+    )
+    token = login["data"]["auth_login"]["access_token"]
+    sessions = await api.gql("{ users_me_sessions { edges { node { current } } } }", token=token, path="/graphql/relay")
+    assert sessions["data"]["users_me_sessions"]["edges"] == [{"node": {"current": True}}]
+    limited = await api.gql(
+        'mutation { a: auth_login(email: "a@example.com", password: "12345678") { expires }'
+        ' b: signinUser(input: {email: {email: "a@example.com", password: "12345678"}}) { token } }',
+        path="/graphql/relay",
+    )
+    assert codes(limited) == ["QUERY_TOO_COMPLEX"]

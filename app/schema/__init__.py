@@ -18,10 +18,27 @@ from app.schema.auth import AuthMutation
 from app.schema.extensions import ErrorCodes, limit_rules
 from app.schema.social import SocialMutation, SocialQuery
 from app.schema.types import SCALARS, ApiTokenInfo, Session, User
-from app.schema.users import UserMutation, UserQuery
+from app.schema.users import RegistrationMutation, UserMutation, UserQuery
 
-QUERIES: tuple[type, ...] = (UserQuery, AccountQuery, SocialQuery, AdminQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation, UserMutation, AccountMutation, SocialMutation, AdminMutation)
+# Everything but Graphcool's two mutations and the session-user queries, which each
+# endpoint shapes its own way (Simple API here, Relay API in relay.py).
+SHARED_QUERIES: tuple[type, ...] = (AccountQuery, SocialQuery, AdminQuery)
+SHARED_MUTATIONS: tuple[type, ...] = (
+    AuthMutation,
+    RegistrationMutation,
+    AccountMutation,
+    SocialMutation,
+    AdminMutation,
+)
+QUERIES: tuple[type, ...] = (UserQuery, *SHARED_QUERIES)
+MUTATIONS: tuple[type, ...] = (
+    AuthMutation,
+    UserMutation,
+    RegistrationMutation,
+    AccountMutation,
+    SocialMutation,
+    AdminMutation,
+)
 
 
 def config() -> StrawberryConfig:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import strawberry
 from strawberry import UNSET
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from app.config import Settings
-from app.schema import Schema, config, extensions
+from app.schema import SHARED_MUTATIONS, SHARED_QUERIES, Schema, config, extensions
 from app.schema.context import Context
 from app.schema.types import (
     AuthProviderAuth0,
@@ -68,7 +69,7 @@ def _client_id(value: str | None) -> str | None:
     return None if value is UNSET else value
 
 
-@strawberry.type(name="Mutation")
+@strawberry.type
 class RelayMutation:
     @strawberry.mutation(name="createUser")
     async def create_user(self, info: Info[Context, None], input: SignupUserInput) -> CreateUserPayload | None:  # noqa: A002
@@ -91,7 +92,7 @@ class RelayMutation:
         )
 
 
-@strawberry.type(name="Query")
+@strawberry.type
 class RelayQuery(UserQuery):
     @strawberry.field(description="The session user, as Graphcool's Relay API has it.")
     def viewer(self, info: Info[Context, None]) -> Viewer:
@@ -99,9 +100,10 @@ class RelayQuery(UserQuery):
 
 
 def build_relay_schema(settings: Settings | None = None) -> strawberry.Schema:
+    # The same capabilities as /graphql; only Graphcool's mutations take the Relay shape.
     return Schema(
-        query=RelayQuery,
-        mutation=RelayMutation,
+        query=merge_types("Query", (RelayQuery, *SHARED_QUERIES)),
+        mutation=merge_types("Mutation", (RelayMutation, *SHARED_MUTATIONS)),
         types=[User, Node],
         config=config(),
         extensions=extensions(settings) if settings else [],

@@ -107,6 +107,11 @@ class UserMutation:
         token, refresh, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
         return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user, revealed=True))
 
+
+@strawberry.type
+class RegistrationMutation:
+    """Directus-style sign-up helpers, shared by both endpoints."""
+
     @strawberry.mutation(description="Text a 6-digit sign-in code to an E.164 number.")
     async def auth_phone_request(self, info: Info[Context, None], phone: str) -> bool | None:
         await info.context.services.phones.request_code(phone, info.context.client)
