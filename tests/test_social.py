@@ -325,3 +325,31 @@ async def test_auth_disable_default_keeps_social_sign_in(op: OpenIDProvider) -> 
         assert codes(result) == ["INVALID_PROVIDER"]
         answer, _ = await browser(api, f"/auth/login/oidc?redirect={APP}")
         assert reason(answer) is None
+
+
+async def test_an_account_with_mfa_finishes_social_sign_in_with_a_code(op: OpenIDProvider) -> None:
+    import pyotp
+
+    from app.auth.secrets import SecretBox
+    from tests.conftest import TEST_SECRET
+
+    async with social_app(op) as api:
+        await browser(api, "/auth/login/oidc")  # creates the account
+        api.http.cookies.clear()
+        secret = pyotp.random_base32()
+        await User.filter(email="ana@example.com").update(tfa_secret=SecretBox(TEST_SECRET).seal(secret))
+        answer, _ = await browser(api, f"/auth/login/oidc?redirect={APP}")
+        assert answer.status_code == 302 and answer.headers["location"] == "/auth/pages/otp"
+        assert "refresh_token=" not in answer.headers.get("set-cookie", "")
+        form = await api.http.get("/auth/pages/otp")
+        assert form.status_code == 200 and 'name="otp"' in form.text
+        wrong = await api.http.post("/auth/pages/otp", data={"otp": "000000"})
+        assert wrong.status_code == 401 and "INVALID_OTP" in wrong.text
+        done = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        assert done.status_code == 302 and done.headers["location"] == APP
+        assert "refresh_token=" in done.headers["set-cookie"]
+        assert (await api.gql(REFRESH))["data"]["auth_refresh"]["access_token"]
+        # Without the ticket cookie (or after it) the page refuses.
+        api.http.cookies.clear()
+        stale = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        assert stale.status_code == 401 and "INVALID_TOKEN" in stale.text

@@ -21,8 +21,10 @@ from app.http import cookies
 from app.http.pages import page
 from app.services.client import ClientInfo
 from app.services.container import Services
+from app.services.sessions import IssuedTokens
 
 FLOW_COOKIE = "auth_flow"
+OTP_COOKIE = "auth_otp"
 
 
 async def start(request: Request) -> Response:
@@ -67,7 +69,7 @@ async def callback(request: Request) -> Response:
         if params.get("error"):
             # access_denied and friends: the person (or the provider) said no.
             raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
-        user, issued = await services.social.finish(
+        outcome = await services.social.finish(
             flow, params.get("code", ""), params.get("state", ""), ClientInfo.of(request)
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
@@ -75,15 +77,48 @@ async def callback(request: Request) -> Response:
         failed = _failure_redirect(flow.redirect, error) if flow and flow.redirect else _failure_page(error)
         failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return failed
+    if outcome.otp_ticket:
+        ask = RedirectResponse("/auth/pages/otp", status_code=302)
+        ask.set_cookie(OTP_COOKIE, outcome.otp_ticket, max_age=300, path="/auth/pages/otp", httponly=True,
+                       secure=services.settings.refresh_cookie.secure, samesite="strict")  # fmt: skip
+        ask.delete_cookie(FLOW_COOKIE, path="/auth/login")
+        return ask
+    response = _signed_in(services, flow.redirect, outcome.issued)
+    response.delete_cookie(FLOW_COOKIE, path="/auth/login")
+    return response
+
+
+async def second_factor(request: Request) -> Response:
+    """After a social sign-in of an account with MFA: ask for the code, then finish."""
+    services: Services = request.app.state.services
+    if request.method == "GET":
+        form = (
+            '<form method="post"><label>Code from your authenticator app (or a recovery code) '
+            '<input name="otp" autocomplete="one-time-code" required></label><button>Continue</button></form>'
+        )
+        return page("Two-factor authentication", form)
+    form_data = await request.form()
+    try:
+        outcome = await services.social.finish_second_factor(
+            request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), ClientInfo.of(request)
+        )
+    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
+        return _failure_page(from_exception(exc))
+    response = _signed_in(services, outcome.redirect, outcome.issued)
+    response.delete_cookie(OTP_COOKIE, path="/auth/pages/otp")
+    return response
+
+
+def _signed_in(services: Services, redirect: str | None, issued: IssuedTokens | None) -> Response:
+    """Refresh cookie (when a session was opened) and the way back to the app, or a page."""
     response: Response
-    if flow.redirect:
-        response = RedirectResponse(flow.redirect, status_code=302)
+    if redirect:
+        response = RedirectResponse(redirect, status_code=302)
     else:
         what = "linked to your account" if issued is None else "signed in"
         response = page("Done", f"<p>You are {what}. You can close this page.</p>")
     if issued is not None:
         cookies.set_mode_cookie(response, services.settings, issued, "cookie")
-    response.delete_cookie(FLOW_COOKIE, path="/auth/login")
     return response
 
 
@@ -103,4 +138,5 @@ routes = [
     Route("/auth/oauth/{provider}", start, methods=["GET"]),
     Route("/auth/login/{provider}/callback", callback, methods=["GET"]),
     Route("/auth/oauth/{provider}/callback", callback, methods=["GET"]),
+    Route("/auth/pages/otp", second_factor, methods=["GET", "POST"]),
 ]

@@ -15,10 +15,12 @@ from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
 from app.auth.secrets import SecretBox, new_token
+from app.auth.throttle import Throttle, storage_for
 from app.config import Settings, SocialProvider
 from app.errors import (
     Forbidden,
     InvalidCredentials,
+    InvalidOtp,
     InvalidPayload,
     InvalidProvider,
     InvalidToken,
@@ -33,6 +35,19 @@ from app.services.sessions import IssuedTokens, SessionService, check_can_sign_i
 log = logging.getLogger("app.social")
 
 FLOW_TTL = 600  # seconds a browser has to come back from the provider
+OTP_TICKET_TTL = 300  # seconds to type the second factor after a social sign-in
+OTP_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a callback ended: signed in (`issued`), linked (neither), or waiting for the
+    second factor (`otp_ticket`, a sealed note for the OTP page)."""
+
+    user: User
+    issued: IssuedTokens | None = None
+    otp_ticket: str | None = None
+    redirect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,8 @@ class SocialService:
         self.sessions = sessions
         self.mfa = mfa
         self.box = SecretBox(settings.secret, purpose="oauth-flow")
+        self.tickets = SecretBox(settings.secret, purpose="oauth-otp-ticket")
+        self.otp_attempts = Throttle(storage_for(settings), OTP_ATTEMPTS, int(OTP_TICKET_TTL), "social-otp")
         self.clients: dict[str, OAuthClient] = {}
         for config in settings.social_providers:
             callback = f"{settings.public_url}/auth/login/{config.name}/callback"
@@ -107,9 +124,7 @@ class SocialService:
         flow = Flow(**json.loads(raw))
         return flow if flow.provider == name else None
 
-    async def finish(
-        self, flow: Flow, code: str, state: str, client_info: ClientInfo
-    ) -> tuple[User, IssuedTokens | None]:
+    async def finish(self, flow: Flow, code: str, state: str, client_info: ClientInfo) -> Outcome:
         """The callback: state, code exchange (with the PKCE verifier), profile, user."""
         if not state or state != flow.state:
             raise InvalidToken("The sign-in state does not match; start again.")
@@ -120,13 +135,40 @@ class SocialService:
         profile = await client.profile(tokens, nonce=flow.nonce)
         if flow.link_user_id:
             user = await self.link(flow.link_user_id, client.config, profile, client_info)
-            return user, None
+            return Outcome(user)
         user = await self.find_user(client.config, profile)
         check_can_sign_in(user)
-        await self.mfa.check(user, None)
+        if user.tfa_enabled:
+            # The provider proved the first factor; the second is asked on our own page.
+            ticket = json.dumps({"user_id": str(user.id), "provider": flow.provider, "redirect": flow.redirect})
+            return Outcome(user, otp_ticket=self.tickets.seal(ticket))
+        return Outcome(user, issued=await self._signed_in(user, flow.provider, client_info))
+
+    async def finish_second_factor(self, sealed: str | None, otp: str, client_info: ClientInfo) -> Outcome:
+        """The page after a social sign-in of an account with MFA: a fresh code completes it."""
+        try:
+            ticket = json.loads(self.tickets.open_with_ttl(sealed or "", OTP_TICKET_TTL))
+        except (BadFlowCookie, ValueError):
+            raise InvalidToken("The sign-in has expired; start again.") from None
+        user = await User.get_or_none(id=ticket["user_id"])
+        if user is None:
+            raise InvalidToken()
+        check_can_sign_in(user)
+        key = f"mfa:{user.id}"
+        await self.otp_attempts.check(key)
+        try:
+            await self.mfa.check(user, otp)
+        except InvalidOtp:
+            await self.otp_attempts.hit(key)
+            await audit.record("login.failed", user_id=user.id, client=client_info, provider=ticket["provider"])
+            raise
+        issued = await self._signed_in(user, ticket["provider"], client_info)
+        return Outcome(user, issued=issued, redirect=ticket["redirect"])
+
+    async def _signed_in(self, user: User, provider: str, client_info: ClientInfo) -> IssuedTokens:
         issued = await self.sessions.open(user, client_info)
-        await audit.record("login", user_id=user.id, client=client_info, provider=flow.provider)
-        return user, issued
+        await audit.record("login", user_id=user.id, client=client_info, provider=provider)
+        return issued
 
     # --- users and identities ---------------------------------------------------------------
 
