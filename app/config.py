@@ -296,9 +296,13 @@ class Settings:
 
         def cookie(prefix: str, default_name: str) -> CookieSettings:
             same_site = read.choice(f"{prefix}_COOKIE_SAME_SITE", "lax", ("lax", "strict", "none"))
+            secure = read.flag(f"{prefix}_COOKIE_SECURE", secure_default)
+            if same_site == "none" and not secure:
+                # Browsers drop SameSite=None cookies that are not Secure.
+                raise ConfigError(f"{prefix}_COOKIE_SAME_SITE: none needs {prefix}_COOKIE_SECURE=true (https)")
             return CookieSettings(
                 name=read.text(f"{prefix}_COOKIE_NAME", default_name),
-                secure=read.flag(f"{prefix}_COOKIE_SECURE", secure_default),
+                secure=secure,
                 same_site=same_site,
                 domain=read.optional(f"{prefix}_COOKIE_DOMAIN"),
             )

@@ -83,3 +83,10 @@ def test_directus_log_levels_are_understood() -> None:
         "critical",
         "info",
     ]
+
+
+def test_same_site_none_needs_secure_cookies() -> None:
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_COOKIE_SAME_SITE"):
+        settings(REFRESH_TOKEN_COOKIE_SAME_SITE="none")
+    s = settings(REFRESH_TOKEN_COOKIE_SAME_SITE="none", PUBLIC_URL="https://auth.example.com")
+    assert (s.refresh_cookie.same_site, s.refresh_cookie.secure) == ("none", True)
