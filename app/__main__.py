@@ -48,6 +48,19 @@ async def create_admin(settings: Settings, email: str | None, password: str | No
     return 0
 
 
+async def prune(settings: Settings) -> None:
+    from tortoise import Tortoise
+
+    from app.services.housekeeping import prune as prune_rows
+
+    await Tortoise.init(config=settings.tortoise_orm)
+    try:
+        removed = await prune_rows()
+    finally:
+        await Tortoise.close_connections()
+    print(", ".join(f"{count} {what}" for what, count in removed.items()) + " removed")
+
+
 def export_schema(directory: Path) -> None:
     from app.schema import build_schema
     from app.schema.relay import build_relay_schema
@@ -85,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--email", help="default: ADMIN_EMAIL, else asked")
     admin.add_argument("--password", help="default: ADMIN_PASSWORD, else asked")
     admin.add_argument("--from-env", action="store_true", help="only when ADMIN_EMAIL/ADMIN_PASSWORD are set")
+    commands.add_parser("prune", help="delete ended sessions and spent or expired codes (run daily)")
     export = commands.add_parser("export-schema", help="rewrite schema.graphql and schema.relay.graphql")
     export.add_argument("--dir", type=Path, default=Path("."))
     args = parser.parse_args(argv)
@@ -103,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         email = args.email or settings.admin_email
         password = args.password or settings.admin_password
         return asyncio.run(create_admin(settings, email, password, quiet_if_exists=args.from_env))
+    elif args.command == "prune":
+        asyncio.run(prune(settings))
     elif args.command == "serve":
         serve(settings, args.reload)
     return 0
