@@ -50,7 +50,7 @@ def create_app(
 
     middleware = [Middleware(BodyLimit)]
     if settings.rate_limiter_enabled:
-        middleware.append(Middleware(RateLimit, settings=settings))
+        middleware.append(Middleware(RateLimit, settings=settings, counters=services.counters))
     if settings.cors_origin:
         middleware.insert(
             0,

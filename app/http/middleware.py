@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from limits.aio.storage import Storage
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.throttle import Throttle, storage_for
+from app.auth.throttle import Throttle
 from app.config import Settings
 from app.errors import InvalidPayload
 from app.http.responses import MAX_JSON_BODY, error_response
@@ -15,11 +16,9 @@ EXEMPT_PATHS = frozenset({"/health"})
 class RateLimit:
     """RATE_LIMITER_POINTS requests per RATE_LIMITER_DURATION seconds per client IP."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, counters: Storage) -> None:
         self.app = app
-        self.throttle = Throttle(
-            storage_for(settings), settings.rate_limiter_points, settings.rate_limiter_duration, "ip"
-        )
+        self.throttle = Throttle(counters, settings.rate_limiter_points, settings.rate_limiter_duration, "ip")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:

@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+from limits.aio.storage import Storage
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
-from app.auth.throttle import Throttle, storage_for
+from app.auth.throttle import Throttle
 from app.config import Settings
 from app.errors import AppError, InvalidPayload, ServiceUnavailable
 from app.mail import Mail, Mailer
@@ -34,6 +35,7 @@ class AuthService:
         sessions: SessionService,
         mfa: MfaService,
         mailer: Mailer,
+        counters: Storage,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -43,9 +45,7 @@ class AuthService:
         # Failed guesses per account, whatever the IP: credential stuffing from many
         # addresses meets the same wall, and existing and unknown emails count alike.
         self.attempts = (
-            Throttle(
-                storage_for(settings), settings.login_attempts_per_account, int(settings.login_attempts_window), "login"
-            )
+            Throttle(counters, settings.login_attempts_per_account, int(settings.login_attempts_window), "login")
             if settings.login_attempts_per_account
             else None
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from limits.aio.storage import Storage
 
 from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
 from app.auth.providers.phone import PhoneProvider
+from app.auth.throttle import storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, mailer_for
@@ -41,6 +43,7 @@ class Services:
     api_tokens: ApiTokenService
     phones: PhoneService
     social: SocialService
+    counters: Storage  # rate limits and attempt counts (memory or Redis)
 
     @classmethod
     def build(
@@ -61,7 +64,8 @@ class Services:
         registry.register(PhoneProvider(phones))
         sessions = SessionService(settings, access, RefreshTokens(settings))
         mfa = MfaService(settings)
-        social = SocialService(settings, sessions, mfa, registry, http_transport)
+        counters = storage_for(settings)
+        social = SocialService(settings, sessions, mfa, registry, counters, http_transport)
         return cls(
             settings=settings,
             passwords=passwords,
@@ -70,13 +74,14 @@ class Services:
             mailer=mailer,
             sessions=sessions,
             mfa=mfa,
-            auth=AuthService(settings, registry, sessions, mfa, mailer),
+            auth=AuthService(settings, registry, sessions, mfa, mailer, counters),
             users=UserService(settings, passwords, mailer, sessions, phones),
             account=AccountService(passwords, sessions),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
             phones=phones,
             social=social,
+            counters=counters,
         )
 
     def close(self) -> None:

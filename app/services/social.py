@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 from cryptography.fernet import InvalidToken as BadFlowCookie
+from limits.aio.storage import Storage
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -15,7 +16,7 @@ from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
 from app.auth.secrets import SecretBox, new_token
-from app.auth.throttle import Throttle, storage_for
+from app.auth.throttle import Throttle
 from app.config import Settings, SocialProvider
 from app.errors import (
     Forbidden,
@@ -70,6 +71,7 @@ class SocialService:
         sessions: SessionService,
         mfa: MfaService,
         registry: ProviderRegistry,
+        counters: Storage,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
@@ -77,7 +79,7 @@ class SocialService:
         self.mfa = mfa
         self.box = SecretBox(settings.secret, purpose="oauth-flow")
         self.tickets = SecretBox(settings.secret, purpose="oauth-otp-ticket")
-        self.otp_attempts = Throttle(storage_for(settings), OTP_ATTEMPTS, int(OTP_TICKET_TTL), "social-otp")
+        self.otp_attempts = Throttle(counters, OTP_ATTEMPTS, int(OTP_TICKET_TTL), "social-otp")
         self.clients: dict[str, OAuthClient] = {}
         for config in settings.social_providers:
             callback = f"{settings.public_url}/auth/login/{config.name}/callback"
