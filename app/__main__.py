@@ -40,7 +40,7 @@ async def create_admin(settings: Settings, email: str | None, password: str | No
         user = await services.users.ensure_admin(email, password)
     finally:
         await Tortoise.close_connections()
-        services.close()
+        await services.close()
     if user is None:
         print("an admin already exists; nothing changed")
     else:

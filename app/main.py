@@ -46,7 +46,7 @@ def create_app(
             yield
         finally:
             await Tortoise.close_connections()
-            services.close()
+            await services.close()
 
     middleware = [Middleware(BodyLimit)]
     if settings.rate_limiter_enabled:

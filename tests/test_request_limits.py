@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from tests.conftest import Api, codes
 
 
@@ -67,3 +71,28 @@ async def test_graphiql_and_introspection_can_be_switched_off(app_with) -> None:
         assert "graphiql" not in page.text.lower()
         assert set(codes(await api.gql("{ __schema { types { name } } }"))) == {"GRAPHQL_VALIDATION"}
         assert (await api.gql("{ __typename }")) == {"data": {"__typename": "Query"}}
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_rate_limits_can_live_in_redis(app_with) -> None:  # type: ignore[no-untyped-def]
+    # Database 9, emptied first (SELECT 9, FLUSHDB in RESP): counts from earlier runs
+    # must not leak in.
+    reader, writer = await asyncio.open_connection("127.0.0.1", 6379)
+    writer.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n*1\r\n$7\r\nFLUSHDB\r\n")
+    assert [await reader.readline(), await reader.readline()] == [b"+OK\r\n", b"+OK\r\n"]
+    writer.close()
+    await writer.wait_closed()
+    environ = {"RATE_LIMITER_STORE": "redis", "RATE_LIMITER_REDIS": "redis://127.0.0.1:6379/9"}
+    async with app_with(rate_limiter_enabled=True, RATE_LIMITER_POINTS=2, RATE_LIMITER_DURATION=60, **environ) as api:
+        statuses = [(await api.http.post("/auth/login", json={})).status_code for _ in range(3)]
+        assert statuses == [400, 400, 429]

@@ -13,11 +13,22 @@ from app.config import Settings
 from app.errors import RequestsExceeded
 
 
-def storage_for(settings: Settings) -> Storage:
+def storage_for(settings: Settings, key_prefix: str = "auth") -> Storage:
     if settings.rate_limiter_store == "redis":
         url = settings.rate_limiter_redis or ""
-        return RedisStorage(url if url.startswith("async+") else f"async+{url}")
+        return RedisStorage(url if url.startswith("async+") else f"async+{url}", key_prefix=key_prefix)
     return MemoryStorage()
+
+
+async def close_storage(storage: Storage) -> None:
+    """Give back Redis connections at shutdown (memory storage has nothing to close)."""
+    # limits keeps the Redis client on its "bridge" (coredis); there is no public close.
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        result = pool.disconnect()
+        if hasattr(result, "__await__"):
+            await result
 
 
 class Throttle:

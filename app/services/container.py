@@ -11,7 +11,7 @@ from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
 from app.auth.providers.phone import PhoneProvider
-from app.auth.throttle import storage_for
+from app.auth.throttle import close_storage, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, mailer_for
@@ -84,5 +84,6 @@ class Services:
             counters=counters,
         )
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.passwords.close()
+        await close_storage(self.counters)
