@@ -135,3 +135,14 @@ async def test_racing_logins_with_one_code_succeed_once(api: Api) -> None:
     results = await asyncio.gather(*(login(api, code) for _ in range(4)))
     assert sum(1 for r in results if not r.get("errors")) == 1
     assert all(codes(r) == ["INVALID_OTP"] for r in results if r.get("errors"))
+
+
+async def test_guessing_codes_or_passwords_while_signed_in_is_limited(api: Api) -> None:
+    token, secret = await enabled(api)
+    for _ in range(10):
+        assert codes(await api.gql(DISABLE, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
+    locked = await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token)
+    assert codes(locked) == ["REQUESTS_EXCEEDED"]
+    # The same budget covers password re-authentication.
+    assert codes(await api.gql(GENERATE, {"p": "not my password"}, token=token)) == ["REQUESTS_EXCEEDED"]
+    assert (await User.get(email="ana@example.com")).tfa_enabled

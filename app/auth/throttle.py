@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from app.config import Settings
-from app.errors import RequestsExceeded
+from app.errors import InvalidCredentials, InvalidOtp, RequestsExceeded
 
 
 def storage_for(settings: Settings, key_prefix: str = "auth") -> Storage:
@@ -53,3 +55,13 @@ class Throttle:
 
     async def clear(self, key: str) -> None:
         await self.limiter.clear(self.item, self.namespace, key)
+
+    @asynccontextmanager
+    async def guard(self, key: str) -> AsyncIterator[None]:
+        """Refuse once the key's failures are spent; count a wrong password or code."""
+        await self.check(key)
+        try:
+            yield
+        except (InvalidCredentials, InvalidOtp):
+            await self.hit(key)
+            raise

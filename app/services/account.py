@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from app.auth.passwords import Passwords
+from app.auth.throttle import Throttle
 from app.errors import InvalidCredentials
 from app.models import User
 from app.services import audit
@@ -14,16 +15,19 @@ from app.services.users import clean_name
 
 
 class AccountService:
-    def __init__(self, passwords: Passwords, sessions: SessionService) -> None:
+    def __init__(self, passwords: Passwords, sessions: SessionService, reauth: Throttle) -> None:
         self.passwords = passwords
         self.sessions = sessions
+        self.reauth = reauth
 
     async def verify_password(self, user: User, password: str) -> None:
-        """Re-authentication for sensitive changes; a wrong password is INVALID_CREDENTIALS."""
+        """Re-authentication for sensitive changes; a wrong password is INVALID_CREDENTIALS,
+        and a stolen session cannot guess on forever (REQUESTS_EXCEEDED)."""
         self.passwords.check_size(password)
-        matches, _ = await self.passwords.verify(password, user.password_hash)
-        if not matches:
-            raise InvalidCredentials()
+        async with self.reauth.guard(f"user:{user.id}"):
+            matches, _ = await self.passwords.verify(password, user.password_hash)
+            if not matches:
+                raise InvalidCredentials()
 
     async def update_profile(self, user: User, first_name: str | None, last_name: str | None, name: str | None) -> User:
         fields = []

@@ -11,7 +11,7 @@ from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
 from app.auth.providers.phone import PhoneProvider
-from app.auth.throttle import close_storage, storage_for
+from app.auth.throttle import Throttle, close_storage, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, mailer_for
@@ -25,6 +25,10 @@ from app.services.sessions import SessionService
 from app.services.social import SocialService
 from app.services.users import UserService
 from app.sms import SmsSender, sms_sender_for
+
+# Wrong passwords or codes while signed in (re-authentication for sensitive changes).
+REAUTH_ATTEMPTS = 10
+REAUTH_WINDOW = 900
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,9 @@ class Services:
         phones = PhoneService(settings, sms or sms_sender_for(settings))
         registry.register(PhoneProvider(phones))
         sessions = SessionService(settings, access, RefreshTokens(settings))
-        mfa = MfaService(settings)
         counters = storage_for(settings)
+        reauth = Throttle(counters, REAUTH_ATTEMPTS, REAUTH_WINDOW, "reauth")
+        mfa = MfaService(settings, reauth)
         social = SocialService(settings, sessions, mfa, registry, counters, http_transport)
         return cls(
             settings=settings,
@@ -76,7 +81,7 @@ class Services:
             mfa=mfa,
             auth=AuthService(settings, registry, sessions, mfa, mailer, counters),
             users=UserService(settings, passwords, mailer, sessions, phones),
-            account=AccountService(passwords, sessions),
+            account=AccountService(passwords, sessions, reauth),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
             phones=phones,

@@ -7,6 +7,7 @@ from tortoise.transactions import in_transaction
 
 from app.auth import mfa
 from app.auth.secrets import SecretBox
+from app.auth.throttle import Throttle
 from app.config import Settings
 from app.errors import InvalidOtp, InvalidPayload
 from app.models import RecoveryCode, User
@@ -15,7 +16,8 @@ from app.services.client import ClientInfo, now
 
 
 class MfaService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reauth: Throttle) -> None:
+        self.reauth = reauth  # wrong codes while signed in count against the account
         self.box = SecretBox(settings.secret)
         self.issuer = settings.mfa_issuer
 
@@ -56,9 +58,10 @@ class MfaService:
             raise InvalidPayload("Two-factor authentication is already enabled.")
         if not mfa.is_valid_secret(secret):
             raise InvalidPayload("Invalid secret.")
-        step = mfa.matching_step(secret, otp, None)
-        if step is None:
-            raise InvalidOtp()
+        async with self.reauth.guard(f"user:{user.id}"):
+            step = mfa.matching_step(secret, otp, None)
+            if step is None:
+                raise InvalidOtp()
         updated = await User.filter(id=user.id, tfa_secret__isnull=True).update(
             tfa_secret=self.box.seal(secret), tfa_last_step=step
         )
@@ -70,8 +73,7 @@ class MfaService:
     async def disable(self, user: User, otp: str, client: ClientInfo) -> None:
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        if not await self.accept(user, otp):
-            raise InvalidOtp()
+        await self._confirm(user, otp)
         async with in_transaction():
             await User.filter(id=user.id).update(tfa_secret=None, tfa_last_step=None)
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -82,8 +84,7 @@ class MfaService:
         """Ten fresh codes, replacing any earlier ones; shown once, stored hashed."""
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        if not await self.accept(user, otp):
-            raise InvalidOtp()
+        await self._confirm(user, otp)
         codes = mfa.new_recovery_codes()
         async with in_transaction():
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -92,3 +93,8 @@ class MfaService:
             )
         await audit.record("tfa.recovery_codes", user_id=user.id, client=client)
         return codes
+
+    async def _confirm(self, user: User, otp: str) -> None:
+        async with self.reauth.guard(f"user:{user.id}"):
+            if not await self.accept(user, otp):
+                raise InvalidOtp()
