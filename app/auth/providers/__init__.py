@@ -20,11 +20,5 @@ class ProviderRegistry:
         except KeyError:
             raise InvalidProvider() from None
 
-    def names(self) -> list[str]:
-        return list(self._providers)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._providers
-
 
 __all__ = ["Provider", "ProviderRegistry"]
