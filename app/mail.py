@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -62,6 +64,34 @@ class SmtpMailer:
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.error("sending mail to the SMTP server failed: %s", exc)
             raise ServiceUnavailable("The mail service is unavailable.") from exc
+
+
+class MailQueue:
+    """Sends after the answer has gone. For requests whose answer must not depend on
+    whether an account exists (password reset, magic link, sign-up of a taken address),
+    neither SMTP's latency nor its failure may show in the response."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def send_soon(self, mail: Mail, on_failure: Callable[[], Awaitable[None]] | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(mail, on_failure))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for everything queued (shutdown; tests reading the outbox)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def _send(self, mail: Mail, on_failure: Callable[[], Awaitable[None]] | None) -> None:
+        try:
+            await self.mailer.send(mail)
+        except Exception:
+            log.exception("queued mail could not be sent")
+            if on_failure is not None:
+                await on_failure()
 
 
 def mailer_for(settings: Settings) -> Mailer:

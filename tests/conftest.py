@@ -207,7 +207,13 @@ async def running_app(settings: Settings, **app_options: Any) -> AsyncIterator[A
     async with app.router.lifespan_context(app):
         await _clean_tables()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+
+        async def delivered(response: httpx.Response) -> None:
+            # Some mail leaves after the answer; let it arrive before the test reads it.
+            await app.state.services.mail_queue.drain()
+
+        hooks = {"response": [delivered]}
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, event_hooks=hooks) as client:
             yield Api(client, app)
 
 

@@ -160,3 +160,14 @@ async def test_racing_resets_with_one_token_succeed_once(api: Api, outbox: Outbo
     assert len(winners) == 1
     assert all(codes(r) == ["INVALID_TOKEN"] for r in results if r.get("errors"))
     await api.login(password=winners[0])
+
+
+async def test_requests_for_known_and_unknown_emails_take_the_stall_time(app_with) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    async with app_with(login_stall_time=0.3) as api:
+        await api.signup()
+        for email in ("ana@example.com", "nobody@example.com"):
+            started = time.monotonic()
+            assert (await api.gql(REQUEST, {"email": email})) == {"data": {"auth_password_request": True}}
+            assert time.monotonic() - started >= 0.3, email

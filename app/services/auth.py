@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 
 from limits.aio.storage import Storage
 from tortoise.transactions import in_transaction
@@ -16,13 +14,14 @@ from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
 from app.auth.throttle import Throttle
 from app.config import Settings
-from app.errors import AppError, InvalidPayload, ServiceUnavailable
-from app.mail import Mail, Mailer
+from app.errors import AppError, InvalidPayload
+from app.mail import Mail, MailQueue
 from app.models import Purpose, Status, User
 from app.services import audit, one_time
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
+from app.services.timing import stall
 
 log = logging.getLogger("app.auth")
 
@@ -34,14 +33,14 @@ class AuthService:
         registry: ProviderRegistry,
         sessions: SessionService,
         mfa: MfaService,
-        mailer: Mailer,
+        mail: MailQueue,
         counters: Storage,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.sessions = sessions
         self.mfa = mfa
-        self.mailer = mailer
+        self.mail = mail
         # Failed guesses per account, whatever the IP: credential stuffing from many
         # addresses meets the same wall, and existing and unknown emails count alike.
         self.attempts = (
@@ -101,16 +100,13 @@ class AuthService:
             base = check_allowed_url(redirect_url, self.settings.magic_link_url_allow_list, self.settings.public_url)
         else:
             base = self.settings.public_url + "/auth/pages/magic-link"
-        user = await User.by_email(address)
-        if user is None or user.status not in (Status.active, Status.unverified):
-            return
-        token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
-        text = f"Sign in by opening this link:\n{one_time.link(base, token)}\n\nIt works once and expires soon."
-        try:
-            await self.mailer.send(Mail(address, "Your sign-in link", text))
-        except ServiceUnavailable:
-            await one_time.discard(token)
-            log.error("magic link mail could not be sent")
+        async with self._stall():
+            user = await User.by_email(address)
+            if user is None or user.status not in (Status.active, Status.unverified):
+                return
+            token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
+            text = f"Sign in by opening this link:\n{one_time.link(base, token)}\n\nIt works once and expires soon."
+            self.mail.send_soon(Mail(address, "Your sign-in link", text), on_failure=lambda: one_time.discard(token))
 
     async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:
         async def gate(user: User) -> None:
@@ -131,17 +127,8 @@ class AuthService:
             await audit.record("login", user_id=user.id, client=client, provider="magic_link")
             return issued
 
-    @asynccontextmanager
-    async def _stall(self) -> AsyncIterator[None]:
-        """LOGIN_STALL_TIME: success and every failure take at least this long, so response
-        time says nothing about which emails exist."""
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            remaining = self.settings.login_stall_time - (time.monotonic() - started)
-            if remaining > 0:
-                await asyncio.sleep(remaining)
+    def _stall(self) -> AbstractAsyncContextManager[None]:
+        return stall(self.settings.login_stall_time)
 
 
 GUESS_FAILURES = frozenset({"INVALID_CREDENTIALS", "INVALID_OTP"})

@@ -14,7 +14,7 @@ from app.auth.providers.phone import PhoneProvider
 from app.auth.throttle import Throttle, close_storage, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
-from app.mail import Mailer, mailer_for
+from app.mail import Mailer, MailQueue, mailer_for
 from app.services.account import AccountService
 from app.services.admin import AdminService
 from app.services.api_tokens import ApiTokenService
@@ -38,6 +38,7 @@ class Services:
     access_tokens: AccessTokens
     registry: ProviderRegistry
     mailer: Mailer
+    mail_queue: MailQueue
     sessions: SessionService
     mfa: MfaService
     auth: AuthService
@@ -64,6 +65,7 @@ class Services:
         if not settings.auth_disable_default:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
+        mail_queue = MailQueue(mailer)
         phones = PhoneService(settings, sms or sms_sender_for(settings))
         registry.register(PhoneProvider(phones))
         sessions = SessionService(settings, access, RefreshTokens(settings))
@@ -77,10 +79,11 @@ class Services:
             access_tokens=access,
             registry=registry,
             mailer=mailer,
+            mail_queue=mail_queue,
             sessions=sessions,
             mfa=mfa,
-            auth=AuthService(settings, registry, sessions, mfa, mailer, counters),
-            users=UserService(settings, passwords, mailer, sessions, phones),
+            auth=AuthService(settings, registry, sessions, mfa, mail_queue, counters),
+            users=UserService(settings, passwords, mailer, mail_queue, sessions, phones),
             account=AccountService(passwords, sessions, reauth),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
@@ -90,5 +93,6 @@ class Services:
         )
 
     async def close(self) -> None:
+        await self.mail_queue.drain()
         self.passwords.close()
         await close_storage(self.counters)

@@ -12,12 +12,13 @@ from app.auth.identifiers import check_allowed_url, normalize_email
 from app.auth.passwords import Passwords
 from app.auth.phones import normalize_phone
 from app.config import Settings
-from app.errors import Forbidden, InvalidPayload, RecordNotUnique, ServiceUnavailable
-from app.mail import Mail, Mailer
+from app.errors import Forbidden, InvalidPayload, RecordNotUnique
+from app.mail import Mail, Mailer, MailQueue
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.phone import PhoneService
 from app.services.sessions import SessionService
+from app.services.timing import stall
 
 log = logging.getLogger("app.users")
 
@@ -26,13 +27,20 @@ MAX_NAME_LENGTH = 100
 
 class UserService:
     def __init__(
-        self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService, phones: PhoneService
+        self,
+        settings: Settings,
+        passwords: Passwords,
+        mailer: Mailer,
+        mail: MailQueue,
+        sessions: SessionService,
+        phones: PhoneService,
     ) -> None:
-        self.phones = phones
         self.settings = settings
         self.passwords = passwords
-        self.mailer = mailer
+        self.mailer = mailer  # mail whose failure the caller must hear of (verification)
+        self.mail = mail  # mail sent after answering (enumeration-safe paths)
         self.sessions = sessions
+        self.phones = phones
 
     async def create_with_password(
         self,
@@ -97,16 +105,17 @@ class UserService:
         address = normalize_email(email)
         self.passwords.check_new(password)
         url = self._verification_base(verification_url)
-        if await User.by_email(address) is not None:
-            await self.passwords.dummy_verify(password)  # same cost as the hash below
-            await self.mailer.send(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
-            return
-        try:
-            await self.create_with_password(
-                address, password, first_name=first_name, last_name=last_name, verification_url=url
-            )
-        except RecordNotUnique:
-            return  # a concurrent sign-up won; answer as for any taken email
+        async with stall(self.settings.login_stall_time):
+            if await User.by_email(address) is not None:
+                await self.passwords.dummy_verify(password)  # same cost as the hash below
+                self.mail.send_soon(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
+                return
+            try:
+                await self.create_with_password(
+                    address, password, first_name=first_name, last_name=last_name, verification_url=url
+                )
+            except RecordNotUnique:
+                return  # a concurrent sign-up won; answer as for any taken email
 
     async def verify_email(self, token: str) -> None:
         async with in_transaction():
@@ -125,16 +134,15 @@ class UserService:
         except InvalidPayload:
             raise InvalidPayload("Invalid email address.") from None
         base = self._url(reset_url, self.settings.password_reset_url_allow_list, "/auth/pages/reset-password")
-        user = await User.by_email(address)
-        if user is None or user.status == Status.suspended:
-            return
-        token = await one_time.issue(user, Purpose.password_reset, self.settings.password_reset_token_ttl)
-        try:
-            await self.mailer.send(Mail(address, "Reset your password", _reset_text(one_time.link(base, token))))
-        except ServiceUnavailable:
-            # Answering 503 only for existing accounts would tell which emails exist.
-            await one_time.discard(token)
-            log.error("password reset mail for an account could not be sent")
+        async with stall(self.settings.login_stall_time):
+            user = await User.by_email(address)
+            if user is None or user.status == Status.suspended:
+                return
+            token = await one_time.issue(user, Purpose.password_reset, self.settings.password_reset_token_ttl)
+            # Sent after the answer: neither SMTP's latency nor a failure (which discards the
+            # token) may tell which emails exist.
+            text = _reset_text(one_time.link(base, token))
+            self.mail.send_soon(Mail(address, "Reset your password", text), on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
         self.passwords.check_new(password)
