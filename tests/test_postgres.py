@@ -23,7 +23,6 @@ async def test_hot_path_lookups_are_indexed(api) -> None:  # type: ignore[no-unt
 
     assert indexed("sessions", "id", unique=True)
     assert indexed("sessions", "refresh_hash", unique=True)
-    assert indexed("sessions", "previous_hash")
     assert indexed("users", "email", unique=True)
     assert indexed("one_time_tokens", "token_hash", unique=True)
 

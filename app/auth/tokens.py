@@ -8,7 +8,9 @@ asked, so every check lives in `decode` below.
 from __future__ import annotations
 
 import hmac
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -96,13 +98,25 @@ class AccessTokens:
 
 
 class RefreshTokens:
-    """Refresh tokens are HMAC(secret, seed:generation): 256 bits, unguessable without
-    the server secret, never stored (only their sha256), and re-derivable, which lets a
-    refresh that races a rotation receive the same successor."""
+    """Refresh tokens are `r_<session id>.<HMAC(secret, seed:generation)>`: 256 bits of MAC,
+    unguessable without the server secret and never stored (only the current one's sha256).
+    Naming the session lets any older generation be recognised, so a copied token is
+    caught however late it is replayed, and a refresh that races a rotation can be given
+    the same successor."""
 
     def __init__(self, settings: Settings) -> None:
         self.key = derive_key(settings.secret, "refresh-token")
 
-    def derive(self, seed: str, generation: int) -> str:
+    def derive(self, session_id: str, seed: str, generation: int) -> str:
         digest = hmac.new(self.key, f"{seed}:{generation}".encode(), sha256).hexdigest()
-        return f"r_{digest}"
+        return f"r_{uuid.UUID(session_id).hex}.{digest}"
+
+    @staticmethod
+    def session_id_of(token: str) -> str:
+        match = _REFRESH_TOKEN.match(token or "")
+        if not match:
+            raise InvalidToken()
+        return str(uuid.UUID(match.group(1)))
+
+
+_REFRESH_TOKEN = re.compile(r"^r_([0-9a-f]{32})\.[0-9a-f]{64}$")

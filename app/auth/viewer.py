@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from app.auth.secrets import hash_token
 from app.auth.tokens import AccessTokens
 from app.config import Settings
 from app.errors import AppError, InvalidToken
 from app.models import Session, Status, User
 from app.services.api_tokens import PREFIX as API_TOKEN_PREFIX
 from app.services.api_tokens import ApiTokenService
+from app.services.sessions import SessionService
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,9 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def resolve_viewer(request: HTTPConnection, settings: Settings, tokens: AccessTokens) -> Viewer:
+async def resolve_viewer(
+    request: HTTPConnection, settings: Settings, tokens: AccessTokens, sessions: SessionService
+) -> Viewer:
     """Credentials in the contract's order: Authorization (or X-API-Key), the session
     cookie, then ?access_token= when ACCESS_TOKEN_QUERY_PARAM is on."""
     try:
@@ -74,7 +76,7 @@ async def resolve_viewer(request: HTTPConnection, settings: Settings, tokens: Ac
         if token is None:
             session_token = request.cookies.get(settings.session_cookie.name)
             if session_token and cookie_request_allowed(request, settings):
-                return await _from_session_token(session_token)
+                return await _from_session_token(session_token, sessions)
             if settings.access_token_query_param:
                 token = request.query_params.get("access_token")
         if token is not None and token.startswith(API_TOKEN_PREFIX):
@@ -97,10 +99,10 @@ async def _from_access_token(token: str, tokens: AccessTokens) -> Viewer:
     return Viewer(user=user, role=str(user.role), session_id=claims.session_id)
 
 
-async def _from_session_token(token: str) -> Viewer:
+async def _from_session_token(token: str, sessions: SessionService) -> Viewer:
     if len(token) > 256:
         raise InvalidToken()
-    session = await Session.filter(refresh_hash=hash_token(token)).select_related("user").first()
+    session = await sessions.live_session_for(token)
     if session is None:
         raise InvalidToken()
     return _viewer_for(session)

@@ -18,13 +18,12 @@ class Session(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="sessions", on_delete=fields.CASCADE
     )
-    # Refresh tokens are derived from (seed, generation) with the server secret, so a token
-    # rotated a moment ago can be answered with the same successor without storing it.
     user_id: UUID
+    # Refresh tokens are derived from (seed, generation) with the server secret (see
+    # RefreshTokens); only the current one's sha256 is kept.
     seed = fields.CharField(max_length=64)
     generation = fields.IntField(default=0)
     refresh_hash = fields.CharField(max_length=64, unique=True)
-    previous_hash = fields.CharField(max_length=64, null=True, db_index=True)
     rotated_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)

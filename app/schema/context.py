@@ -51,7 +51,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
         settings = self.services.settings
-        viewer = await resolve_viewer(request, settings, self.services.access_tokens)
+        viewer = await resolve_viewer(request, settings, self.services.access_tokens, self.services.sessions)
         return Context(request, response, settings, viewer, self.services)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-
-from tortoise.expressions import Q
 
 from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
@@ -20,6 +20,8 @@ from app.services.pages import Page, keyset_page
 log = logging.getLogger("app.sessions")
 
 MAX_REFRESH_TOKEN_LENGTH = 128
+# How far back a replayed token is still recognised (and revokes its session).
+MAX_REMEMBERED_GENERATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,10 @@ class SessionService:
         self.refresh_tokens = refresh
 
     async def open(self, user: User, client: ClientInfo) -> IssuedTokens:
-        seed = new_token(32)
-        token = self.refresh_tokens.derive(seed, 0)
+        session_id, seed = str(uuid.uuid4()), new_token(32)
+        token = self.refresh_tokens.derive(session_id, seed, 0)
         session = await Session.create(
+            id=session_id,
             user=user,
             seed=seed,
             refresh_hash=hash_token(token),
@@ -59,44 +62,50 @@ class SessionService:
         return self._issue(user, session, token)
 
     async def rotate(self, token: str) -> IssuedTokens:
-        """Swap a refresh token for a new pair. A token rotated less than
-        REFRESH_TOKEN_REUSE_INTERVAL ago gets the same successor (two tabs refreshing at
-        once); later it means the token was copied, and the whole session is revoked."""
-        presented = self._hash(token)
-        session = (
-            await Session.filter(Q(refresh_hash=presented) | Q(previous_hash=presented)).select_related("user").first()
-        )
-        if session is None:
-            raise InvalidToken()
-        self._check_live(session)
-        if session.refresh_hash == presented:
-            successor = await self._advance(session, presented)
+        """Swap a refresh token for a new pair. The token rotated just before the current one,
+        presented again within REFRESH_TOKEN_REUSE_INTERVAL, gets the same successor (two tabs
+        refreshing at once); any other old token means it was copied: the whole session is
+        revoked."""
+        session, generation = await self._presented(token)
+        if generation == session.generation:
+            successor = await self._advance(session)
             if successor is not None:
                 return self._issue(session.user, session, successor)
-            # Lost a race with a concurrent refresh of the same token: reload, then answer
-            # as a reuse within the interval.
+            # Lost a race with a concurrent refresh of the same token: reload; the token is
+            # now the previous generation.
             reloaded = await Session.filter(id=session.id).select_related("user").first()
-            if reloaded is None or reloaded.previous_hash != presented:
+            if reloaded is None:
                 raise InvalidToken()
             session = reloaded
-        return await self._reuse(session)
+            self._check_live(session)
+        if generation == session.generation - 1 and self._within_reuse_interval(session):
+            current = self.refresh_tokens.derive(str(session.id), session.seed, session.generation)
+            return self._issue(session.user, session, current)
+        await Session.filter(id=session.id).update(revoked_at=now())
+        log.warning("refresh token reused after rotation: session %s revoked", session.id)
+        await audit.record("refresh_token.reused", user_id=session.user_id, session_id=str(session.id))
+        raise InvalidToken()
+
+    async def live_session_for(self, token: str) -> Session | None:
+        """The live session whose current token this is (or the one rotated just before,
+        within the reuse interval): session cookies and linking."""
+        try:
+            session, generation = await self._presented(token)
+        except (InvalidToken, TokenExpired, UserSuspended):
+            return None
+        if generation == session.generation or (
+            generation == session.generation - 1 and self._within_reuse_interval(session)
+        ):
+            return session
+        return None
 
     async def user_for(self, token: str) -> User | None:
-        """The user of the live session whose current refresh/session token this is."""
-        if not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
-            return None
-        session = await Session.filter(refresh_hash=hash_token(token)).select_related("user").first()
-        if session is None or not session.is_live(now()) or session.user.status != Status.active:
-            return None
-        user: User = session.user
-        return user
+        session = await self.live_session_for(token)
+        return session.user if session is not None else None
 
     async def revoke_by_token(self, token: str) -> None:
-        presented = self._hash(token)
-        updated = await Session.filter(Q(refresh_hash=presented) | Q(previous_hash=presented), revoked_at=None).update(
-            revoked_at=now()
-        )
-        if not updated:
+        session = await self.live_session_for(token)
+        if session is None or not await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now()):
             raise InvalidToken()
 
     async def revoke_all(self, user_id: str, keep: str | None = None) -> int:
@@ -115,15 +124,32 @@ class SessionService:
         if not updated:
             raise Forbidden()
 
-    async def _advance(self, session: Session, presented: str) -> str | None:
+    async def _presented(self, token: str) -> tuple[Session, int]:
+        """The live session a token names and the generation it is; a forged token, or one
+        for a revoked or expired session, raises."""
+        if not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
+            raise InvalidToken()
+        session_id = RefreshTokens.session_id_of(token)
+        session = await Session.filter(id=session_id).select_related("user").first()
+        if session is None:
+            raise InvalidToken()
+        self._check_live(session)
+        if hmac.compare_digest(hash_token(token), session.refresh_hash):
+            return session, session.generation
+        oldest = max(0, session.generation - MAX_REMEMBERED_GENERATIONS)
+        for generation in range(session.generation - 1, oldest - 1, -1):
+            if hmac.compare_digest(self.refresh_tokens.derive(session_id, session.seed, generation), token):
+                return session, generation
+        raise InvalidToken()
+
+    async def _advance(self, session: Session) -> str | None:
         generation = session.generation + 1
-        successor = self.refresh_tokens.derive(session.seed, generation)
+        successor = self.refresh_tokens.derive(str(session.id), session.seed, generation)
         moment = now()
         # Optimistic concurrency: only one of two racing refreshes moves the generation.
         updated = await Session.filter(id=session.id, generation=session.generation).update(
             generation=generation,
             refresh_hash=hash_token(successor),
-            previous_hash=presented,
             rotated_at=moment,
             last_used_at=moment,
             expires_at=moment + timedelta(seconds=self.settings.refresh_token_ttl),
@@ -133,15 +159,9 @@ class SessionService:
         session.generation = generation
         return successor
 
-    async def _reuse(self, session: Session) -> IssuedTokens:
+    def _within_reuse_interval(self, session: Session) -> bool:
         rotated_at = session.rotated_at or session.created_at
-        age = (now() - rotated_at).total_seconds()
-        if age <= self.settings.refresh_token_reuse_interval:
-            return self._issue(session.user, session, self.refresh_tokens.derive(session.seed, session.generation))
-        await Session.filter(id=session.id).update(revoked_at=now())
-        log.warning("refresh token reused after rotation: session %s revoked", session.id)
-        await audit.record("refresh_token.reused", user_id=session.user_id, session_id=str(session.id))
-        raise InvalidToken()
+        return (now() - rotated_at).total_seconds() <= self.settings.refresh_token_reuse_interval
 
     def _check_live(self, session: Session) -> None:
         if session.revoked_at is not None:
@@ -149,11 +169,6 @@ class SessionService:
         if session.expires_at <= now():
             raise TokenExpired()
         check_can_sign_in(session.user)
-
-    def _hash(self, token: str) -> str:
-        if not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
-            raise InvalidToken()
-        return hash_token(token)
 
     def _issue(self, user: User, session: Session, refresh_token: str) -> IssuedTokens:
         access, expires = self.access.issue(str(user.id), str(session.id), str(user.role))
