@@ -81,10 +81,10 @@ def row(name: str, result: Result, memory: float) -> str:
     )
 
 
-async def main(seconds: float, connections: int) -> None:
+async def main(seconds: float, connections: int, database_url: str | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="auth-bench-"))
     env = {
-        "DATABASE_URL": f"sqlite://{workdir}/bench.db",
+        "DATABASE_URL": database_url or f"sqlite://{workdir}/bench.db",
         "SECRET": "bench-secret-" + "x" * 40,
         "RATE_LIMITER_ENABLED": "false",
         "LOGIN_STALL_TIME": "0",
@@ -102,7 +102,8 @@ async def main(seconds: float, connections: int) -> None:
         )
 
     lines = [
-        f"{connections} connections, {seconds:g} s per row, one uvicorn worker (uvloop), SQLite, "
+        f"{connections} connections, {seconds:g} s per row, one uvicorn worker (uvloop), "
+        f"{'PostgreSQL' if env['DATABASE_URL'].startswith('postgres') else 'SQLite'}, "
         f"{os.cpu_count()} cores, argon2id m=19456 t=2 p=1",
         "",
         "| path | req/s | p50 ms | p99 ms | errors | RSS MB |",
@@ -151,5 +152,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database-url", help="default: a new SQLite file (a PostgreSQL database is migrated)")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.connections))
+    asyncio.run(main(args.seconds, args.connections, args.database_url))
