@@ -133,9 +133,11 @@ async def test_tampered_state_is_refused(op: OpenIDProvider) -> None:
             at_provider = await outside.get(started.headers["location"])
         back = urlsplit(at_provider.headers["location"])
         query = parse_qs(back.query)
+        exchanges = op.token_requests
         forged = await api.http.get(back.path, params={"code": query["code"][0], "state": "forged-state"})
         assert forged.status_code == 302 and reason(forged) == "INVALID_TOKEN"
-        assert op.token_requests == 0 or await User.all().count() == 0
+        assert op.token_requests == exchanges  # refused before the code was spent
+        assert await User.all().count() == 0
 
 
 async def test_a_callback_without_the_flow_cookie_is_a_page_not_a_500(op: OpenIDProvider) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -116,8 +117,6 @@ def _viewer_for(session: Session) -> Viewer:
 
 
 def _uuid(value: str) -> str:
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except ValueError:

@@ -25,6 +25,7 @@ from app.schema.types import (
     TfaSecret,
     User,
     UserRole,
+    given,
     raw_id,
     to_global_id,
 )
@@ -46,7 +47,7 @@ class AccountQuery:
         self, info: Info[Context, None], first: int | None = UNSET, after: str | None = UNSET
     ) -> SessionConnection | None:
         ctx = info.context
-        page = await ctx.services.sessions.live(str(me(info).id), _first(first), after or None)
+        page = await ctx.services.sessions.live(str(me(info).id), given(first), after or None)
         edges, page_info = connection(page, lambda s: Session.from_model(s, ctx.viewer.session_id))
         return SessionConnection(edges=edges, pageInfo=page_info)
 
@@ -54,13 +55,9 @@ class AccountQuery:
     async def api_tokens(
         self, info: Info[Context, None], first: int | None = UNSET, after: str | None = UNSET
     ) -> ApiTokenConnection | None:
-        page = await info.context.services.api_tokens.list(me(info), _first(first), after or None)
+        page = await info.context.services.api_tokens.list(me(info), given(first), after or None)
         edges, page_info = connection(page, ApiTokenInfo.from_model)
         return ApiTokenConnection(edges=edges, pageInfo=page_info)
-
-
-def _first(first: int | None) -> int | None:
-    return None if first is UNSET else first
 
 
 @strawberry.type

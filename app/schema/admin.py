@@ -20,16 +20,13 @@ from app.schema.types import (
     UserRole,
     UsersFilter,
     UserStatus,
+    given,
     raw_id,
 )
 from app.services.admin import UserFilter
 from app.services.pages import keyset_page
 
 admin_only: list[type[BasePermission]] = [HasRole("admin")]
-
-
-def _given(value: object) -> object:
-    return None if value is UNSET else value
 
 
 @strawberry.type
@@ -44,13 +41,13 @@ class AdminQuery:
     ) -> UserConnection | None:
         where = UserFilter()
         if filter:
-            role, status = _given(filter.role), _given(filter.status)
+            role, status = given(filter.role), given(filter.status)
             where = UserFilter(
                 email=filter.email or None,
                 role=Role(role.value) if isinstance(role, UserRole) else None,
                 status=Status(status.value) if isinstance(status, UserStatus) else None,
             )
-        page = await info.context.services.admin.users(_given(first), after or None, where)  # type: ignore[arg-type]
+        page = await info.context.services.admin.users(given(first), after or None, where)
         edges, page_info = connection(page, User.from_model)
         return UserConnection(edges=edges, pageInfo=page_info)
 
@@ -68,7 +65,7 @@ class AdminQuery:
             query = query.filter(user_id=raw_id(user_id, "User"))
         if action:
             query = query.filter(action=action)
-        page = await keyset_page(query, _given(first), after or None)  # type: ignore[arg-type]
+        page = await keyset_page(query, given(first), after or None)
         edges, page_info = connection(page, AuditEvent.from_model)
         return AuditEventConnection(edges=edges, pageInfo=page_info)
 

@@ -25,6 +25,12 @@ from app.schema.permissions import IsOwnerOrAdmin
 
 T = TypeVar("T")
 
+
+def given(value: T | None) -> T | None:
+    """An omitted argument (UNSET) reads as None."""
+    return None if value is UNSET else value
+
+
 GraphQLBigInt = NewType("GraphQLBigInt", int)
 
 SCALARS: dict[object, ScalarDefinition] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TypeVar
 
 import strawberry
 from strawberry import UNSET
@@ -28,10 +27,10 @@ from app.schema.types import (
     SigninPayload,
     User,
     from_global_id,
+    given,
 )
 
 MAX_NODE_IDS = 100
-T = TypeVar("T")
 
 
 def chosen_provider(
@@ -41,9 +40,9 @@ def chosen_provider(
     oidc: AuthProviderOidc | None,
 ) -> tuple[str, Mapping[str, str]]:
     """Graphcool's provider inputs: exactly one must be set (an explicit null is unset)."""
-    email, phone, auth0, oidc = _set(email), _set(phone), _set(auth0), _set(oidc)
-    given = [m for m in (email, phone, auth0, oidc) if m is not None]
-    if len(given) != 1:
+    email, phone, auth0, oidc = given(email), given(phone), given(auth0), given(oidc)
+    members = [m for m in (email, phone, auth0, oidc) if m is not None]
+    if len(members) != 1:
         raise InvalidPayload("Exactly one auth provider must be given.")
     if email is not None:
         return "email", {"email": email.email, "password": email.password}
@@ -55,10 +54,6 @@ def chosen_provider(
     if oidc.provider in ("email", "phone"):
         raise InvalidProvider()  # only social providers take an id_token
     return oidc.provider, {"idToken": oidc.idToken}
-
-
-def _set(value: T | None) -> T | None:
-    return None if value is UNSET else value
 
 
 async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name: str | None) -> User:

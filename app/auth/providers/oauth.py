@@ -117,7 +117,9 @@ class OAuthClient:
         except ValueError:
             body = {}
         if response.status_code >= 400 or not isinstance(body, dict) or "error" in body or "access_token" not in body:
-            log.info("%s token exchange refused: %s %s", self.name, response.status_code, str(body)[:300])
+            # Only the error fields: a body may carry tokens, which never go to the log.
+            error = body.get("error") if isinstance(body, dict) else None
+            log.info("%s token exchange refused: %s %s", self.name, response.status_code, str(error)[:100])
             raise InvalidCredentials()
         return body
 
