@@ -1,8 +1,11 @@
-"""`make bench`: requests/s, p50/p99 and server memory for the paths that matter, next to a
-bare Strawberry query measured in the same run. Numbers are for comparison on one machine;
-the ratios are what to watch.
+"""`make bench`: the hot paths next to a bare Strawberry query measured in the same run, with
+the targets they are held to. Prints one table and writes it as JSON (bench/results/) so two
+commits can be compared. Numbers are for one machine; the ratios are what to watch.
 
-    python -m bench [--seconds 5] [--connections 32]
+    python -m bench [--seconds 5] [--database-url postgres://...] [--growth]
+
+BENCH_DATABASE_URL works like --database-url. --growth (PostgreSQL only) measures again with
+1,000,000 users and sessions seeded by COPY.
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load import Result, fetch, graphql_request, run
+from bench.load import Load, Result, fetch, generator, run
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = ("bench@example.com", "bench password 123")
-LOGIN = "mutation($e: String!, $p: String!) { auth_login(email: $e, password: $p) { access_token } }"
+LOGIN = "mutation($e: String!, $p: String!) { auth_login(email: $e, password: $p) { access_token refresh_token } }"
+REFRESH = "mutation($t: String) { auth_refresh(refresh_token: $t) { access_token refresh_token } }"
+ME = "{ users_me { id email } }"
+CONNECTIONS = 32
+# The shipped argon2id parameters (contract section 7) and hashing threads (cores - 1, at least 1).
+ARGON2 = {"memory_cost": 19456, "rounds": 2, "parallelism": 1}
+HASH_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 def free_port() -> int:
@@ -41,25 +52,9 @@ def rss_mb(pid: int) -> float:
 class Server:
     def __init__(self, target: str, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                target,
-                "--port",
-                str(self.port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
+        command = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--loop", "uvloop"]
+        command += ["--http", "httptools", "--log-level", "warning", "--no-access-log"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -69,19 +64,103 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError(f"{target} did not start")
 
+    @property
+    def rss(self) -> float:
+        return rss_mb(self.process.pid)
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
 
 
-def row(name: str, result: Result, memory: float) -> str:
-    return (
-        f"| {name:<46} | {result.rate:>9,.0f} | {result.percentile(50):>7.2f} | {result.percentile(99):>8.2f} "
-        f"| {result.errors:>6} | {memory:>7.1f} |"
+@dataclass
+class Row:
+    name: str
+    result: Result | None = None
+    value: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    def line(self) -> str:
+        r = self.result
+        cells = [f"{r.rate:,.0f}", f"{r.p50:.1f}", f"{r.p99:.1f}", str(r.errors)] if r else ["", "", "", ""]
+        verdict = "" if self.met is None else ("met" if self.met else "**missed**")
+        return f"| {self.name} | {' | '.join(cells)} | {self.value} | {self.target} | {verdict} |"
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, **(self.result.as_json() if self.result else {}), "value": self.value,
+                "target": self.target, "met": self.met}  # fmt: skip
+
+
+def one_verify_ms() -> float:
+    """One argon2id verify with the shipped parameters, in this process (the hashing cost a
+    sign-in cannot go below)."""
+    from passlib.hash import argon2
+
+    hasher = argon2.using(**ARGON2)
+    digest = hasher.hash("bench password 123")
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        hasher.verify("bench password 123", digest)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def prepare(env: dict[str, str]) -> None:
+    for command in (["migrate"], ["create-admin", "--from-env"]):
+        subprocess.run([sys.executable, "-m", "app", *command], cwd=ROOT, env={**os.environ, **env}, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+async def sign_in(port: int) -> dict[str, str]:
+    answer = await fetch(port, Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}))
+    tokens: dict[str, str] = answer["data"]["auth_login"]  # type: ignore[index]
+    return tokens
+
+
+async def measure_server(port: int, seconds: float, rows: list[Row], bare: Result | None, server: Server) -> None:
+    tokens = await sign_in(port)
+    rows.append(Row("RSS idle, MB", value=f"{server.rss:.0f}", target="≤ 90", met=server.rss <= 90))
+    me = Load(ME, token=tokens["access_token"], expect=ADMIN[0])
+    alone = await run(port, me, connections=CONNECTIONS, seconds=seconds)
+    ratio = alone.rate / bare.rate if bare and bare.rate else float("nan")
+    rows.append(Row(f"`{ME}`, valid token, c={CONNECTIONS}", alone, f"{ratio:.0%} of bare", "≥ 55%", ratio >= 0.55))
+
+    # Rotating chains need the built-in generator (one token per connection), so the ratio is
+    # taken against users_me under that same generator.
+    me_builtin = await run(port, me, connections=CONNECTIONS, seconds=seconds, builtin=True)
+    rows.append(Row(f"`{ME}`, c={CONNECTIONS}, built-in generator", me_builtin))
+    chains = tuple([(await sign_in(port))["refresh_token"] for _ in range(CONNECTIONS)])
+    refresh = await run(port, Load(REFRESH, expect="refresh_token", chain=chains), connections=CONNECTIONS,
+                        seconds=seconds)  # fmt: skip
+    ratio = refresh.rate / me_builtin.rate if me_builtin.rate else float("nan")
+    rows.append(Row(f"`auth_refresh` rotating chains, c={CONNECTIONS}, built-in generator", refresh,
+                    f"{ratio:.0%} of users_me", "≥ 50%", ratio >= 0.5))  # fmt: skip
+
+    verify = one_verify_ms()
+    login = Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}, expect="access_token")
+    single = await run(port, login, connections=1, seconds=seconds)
+    ratio = single.p50 / verify
+    rows.append(Row("`auth_login`, c=1", single, f"{single.p50:.1f} ms = {ratio:.2f}× one verify ({verify:.1f} ms)",
+                    "≤ 1.3×", ratio <= 1.3))  # fmt: skip
+    many = await run(port, login, connections=16, seconds=seconds)
+    ceiling = HASH_THREADS / verify * 1000
+    ratio = many.rate / ceiling
+    rows.append(Row("`auth_login`, c=16", many, f"{ratio:.0%} of {HASH_THREADS} thread(s) ÷ one verify",
+                    "≥ 90%", ratio >= 0.9))  # fmt: skip
+
+    storm, during = await asyncio.gather(
+        run(port, login, connections=8, seconds=seconds), run(port, me, connections=CONNECTIONS, seconds=seconds)
     )
+    rows.append(Row("`auth_login` storm, c=8", storm))
+    ratio = during.p99 / alone.p99
+    rows.append(Row(f"`users_me` during the storm, c={CONNECTIONS}", during, f"p99 {ratio:.1f}× alone", "≤ 3×",
+                    ratio <= 3))  # fmt: skip
+    rows.append(Row("RSS after the runs, MB", value=f"{server.rss:.0f}", target="≤ 150", met=server.rss <= 150))
 
 
-async def main(seconds: float, connections: int, database_url: str | None) -> None:
+async def measure(seconds: float, database_url: str | None, growth: bool) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="auth-bench-"))
     env = {
         "DATABASE_URL": database_url or f"sqlite://{workdir}/bench.db",
@@ -92,66 +171,65 @@ async def main(seconds: float, connections: int, database_url: str | None) -> No
         "ADMIN_EMAIL": ADMIN[0],
         "ADMIN_PASSWORD": ADMIN[1],
     }
-    for command in (["migrate"], ["create-admin", "--from-env"]):
-        subprocess.run(
-            [sys.executable, "-m", "app", *command],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    if database == "PostgreSQL":
+        from bench.growth import reset
 
-    lines = [
-        f"{connections} connections, {seconds:g} s per row, one uvicorn worker (uvloop), "
-        f"{'PostgreSQL' if env['DATABASE_URL'].startswith('postgres') else 'SQLite'}, "
-        f"{os.cpu_count()} cores, argon2id m=19456 t=2 p=1",
-        "",
-        "| path | req/s | p50 ms | p99 ms | errors | RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+        await reset(env["DATABASE_URL"])
+    prepare(env)
 
+    rows: list[Row] = []
     baseline = Server("bench.baseline:app", {})
     try:
-        result = await run(
-            baseline.port,
-            graphql_request(baseline.port, "{ hello }"),
-            connections=connections,
-            seconds=seconds,
-            check=b"world",
-        )
-        lines.append(row("bare Strawberry `{ hello }` (baseline)", result, rss_mb(baseline.process.pid)))
+        bare = await run(baseline.port, Load("{ hello }", expect="world"), connections=CONNECTIONS, seconds=seconds)
+        rows.append(Row(f"bare Strawberry `{{ hello }}`, c={CONNECTIONS} (the ceiling)", bare, "100%"))
+        rows.append(Row("bare RSS, MB", value=f"{baseline.rss:.0f}"))
     finally:
         baseline.stop()
 
     server = Server("app.main:app", env)
     try:
-        port = server.port
-        body = await fetch(port, graphql_request(port, LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}))
-        token = json.loads(body)["data"]["auth_login"]["access_token"]
-        me = graphql_request(port, "{ users_me { id email } }", token=token)
-
-        result = await run(port, graphql_request(port, "{ __typename }"), connections=connections, seconds=seconds)
-        lines.append(row("`{ __typename }`, no token", result, rss_mb(server.process.pid)))
-        result = await run(port, me, connections=connections, seconds=seconds, check=ADMIN[0].encode())
-        lines.append(row("`{ users_me }` with a valid access token", result, rss_mb(server.process.pid)))
-
-        login = graphql_request(port, LOGIN, {"e": ADMIN[0], "p": ADMIN[1]})
-        storm, during = await asyncio.gather(
-            run(port, login, connections=8, seconds=seconds, check=b"access_token"),
-            run(port, me, connections=connections, seconds=seconds, check=ADMIN[0].encode()),
-        )
-        memory = rss_mb(server.process.pid)
-        lines.append(row("`auth_login` storm (8 clients)", storm, memory))
-        lines.append(row("`{ users_me }` during the storm", during, memory))
+        await measure_server(server.port, seconds, rows, bare, server)
     finally:
         server.stop()
+
+    growth_rows: list[Row] = []
+    if growth:
+        from bench.growth import grow_and_measure
+
+        growth_rows = await grow_and_measure(env, seconds, Server)
+
+    title = (
+        f"{database}, {os.cpu_count()} cores shared with the load generator ({generator()}), one uvicorn worker "
+        f"(uvloop), {seconds:g} s per row, argon2id m=19456 t=2 p=1, {HASH_THREADS} hashing thread(s)"
+    )
+    lines = [title, "", "| workload | req/s | p50 ms | p99 ms | errors | measured | target | |",
+             "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |"]  # fmt: skip
+    lines += [row.line() for row in rows + growth_rows]
     print("\n".join(lines))
+    return {"title": title, "database": database, "rows": [row.as_json() for row in rows + growth_rows]}
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)  # noqa: S607
+    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--database-url", help="default: a new SQLite file (a PostgreSQL database is migrated)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="default: BENCH_DATABASE_URL, else a new SQLite file (PostgreSQL is emptied and migrated)",
+    )
+    parser.add_argument("--growth", action="store_true", help="PostgreSQL: 1,000 then 1,000,000 users and sessions")
+    parser.add_argument("--json", type=Path, help="default: bench/results/<commit>-<database>.json")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.connections, args.database_url))
+    if args.growth and not (args.database_url or "").startswith("postgres"):
+        parser.error("--growth needs --database-url postgres://... (or BENCH_DATABASE_URL)")
+    report = asyncio.run(measure(args.seconds, args.database_url, args.growth))
+    path = args.json or ROOT / "bench" / "results" / f"{commit()}-{str(report['database']).lower()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"commit": commit(), **report}, indent=2) + "\n")
+    print(f"\nwritten to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
