@@ -43,7 +43,10 @@ class AccessTokens:
         self.audience = settings.access_token_audience
         self.key: OctKey | ECKey | RSAKey
         if self.alg == "HS256":
-            self.key = OctKey.import_key(derive_key(settings.secret, "access-token"))
+            # The UTF-8 bytes of SECRET itself (contract §5), so an application beside us
+            # verifies tokens with the shared secret and any JWT library. Our own MACs
+            # (refresh tokens, sealed cookies, TOTP seeds) use keys derived from it instead.
+            self.key = OctKey.import_key(settings.secret.encode())
             self.kid: str | None = None
         else:
             pem = (settings.access_token_private_key or "").replace("\\n", "\n")
