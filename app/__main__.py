@@ -26,6 +26,7 @@ async def migrate(settings: Settings) -> None:
 async def create_admin(settings: Settings, email: str | None, password: str | None, *, quiet_if_exists: bool) -> int:
     from tortoise import Tortoise
 
+    from app.errors import InvalidPayload
     from app.services.container import Services
 
     if not email or not password:
@@ -37,7 +38,11 @@ async def create_admin(settings: Settings, email: str | None, password: str | No
     ensure_sqlite_directory(settings.database_url)
     await Tortoise.init(config=settings.tortoise_orm)
     try:
+        # The admin is held to the same password rules as everyone else.
         user = await services.users.ensure_admin(email, password)
+    except InvalidPayload as exc:
+        print(f"admin not created: {exc.message}", file=sys.stderr)
+        return 2
     finally:
         await Tortoise.close_connections()
         await services.close()

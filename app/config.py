@@ -225,6 +225,8 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
     password_hash_concurrency: int = 1
+    password_min_strength: int = 2
+    password_breach_check: bool = False
 
     email_transport: str = "log"
     email_from: str = "no-reply@example.com"
@@ -345,6 +347,9 @@ class Settings:
             default_role=default_role,
             password_min_length=read.integer("PASSWORD_MIN_LENGTH", 8, minimum=1),
             password_max_length=read.integer("PASSWORD_MAX_LENGTH", 256, minimum=1),
+            # zxcvbn's score: 2 = at least 10^6 guesses; 0 turns the estimate off.
+            password_min_strength=int(read.choice("PASSWORD_MIN_STRENGTH", "2", ("0", "1", "2", "3", "4"))),
+            password_breach_check=read.flag("PASSWORD_BREACH_CHECK", False),
             password_hash=read.choice("PASSWORD_HASH", "argon2id", ("argon2id", "bcrypt")),
             argon2_memory_cost=read.integer("PASSWORD_ARGON2_MEMORY_COST", 19456, minimum=8),
             argon2_time_cost=read.integer("PASSWORD_ARGON2_TIME_COST", 2, minimum=1),

@@ -8,12 +8,14 @@ flags any hash whose scheme or parameters differ from the current ones).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import httpx
 from passlib.context import CryptContext
 
+from app.auth.password_policy import PasswordPolicy, user_inputs
 from app.auth.secrets import new_token
 from app.config import Settings
 from app.errors import InvalidPayload
@@ -23,7 +25,7 @@ T = TypeVar("T")
 
 
 class Passwords:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, http_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.min_length = settings.password_min_length
         self.max_length = settings.password_max_length
         self.bcrypt_first = settings.password_hash == "bcrypt"
@@ -43,9 +45,19 @@ class Passwords:
             max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
         )
         self._dummy_hash: str | None = None
+        # zxcvbn is CPU work too: it shares the pool, so a burst of sign-ups cannot starve
+        # the event loop.
+        self.policy = PasswordPolicy(settings, self._run, http_transport)
 
-    def check_new(self, password: str) -> None:
-        """Reject a password we would not store; runs before any hashing."""
+    async def check_new(self, password: str, email: str | None, names: Iterable[str | None] = ()) -> None:
+        """The one check of every password someone chooses (sign-up, reset, change, invite,
+        admin): length first, then the policy, which knows the account's email and names.
+        Runs before any hashing."""
+        self.check_shape(password)
+        await self.policy.check(password, user_inputs(email, names))
+
+    def check_shape(self, password: str) -> None:
+        """The cheap part of `check_new`, for paths that must find the account first."""
         self.check_size(password)
         if len(password) < self.min_length:
             raise InvalidPayload(f"Password must be at least {self.min_length} characters.")

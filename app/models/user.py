@@ -53,5 +53,10 @@ class User(Model):
         return await cls.get_or_none(email=email)
 
     @property
+    def personal_details(self) -> tuple[str | None, ...]:
+        """What a password must not be built from, besides the email."""
+        return (self.name, self.first_name, self.last_name, self.phone)
+
+    @property
     def tfa_enabled(self) -> bool:
         return self.tfa_secret is not None

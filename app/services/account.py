@@ -44,7 +44,7 @@ class AccountService:
     ) -> None:
         """Needs the current password; every other session is signed out."""
         await self.verify_password(user, password)
-        self.passwords.check_new(new_password)
+        await self.passwords.check_new(new_password, user.email, user.personal_details)
         new_hash = await self.passwords.hash(new_password)
         async with in_transaction():
             await User.filter(id=user.id).update(password_hash=new_hash)

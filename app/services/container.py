@@ -58,8 +58,9 @@ class Services:
         sms: SmsSender | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> Services:
-        """`http_transport` carries outbound calls to OAuth providers (tests may pin one)."""
-        passwords = Passwords(settings)
+        """`http_transport` carries outbound calls to OAuth providers and to the password breach
+        check (tests may pin one)."""
+        passwords = Passwords(settings, http_transport)
         access = AccessTokens(settings)
         registry = ProviderRegistry()
         if not settings.auth_disable_default:
@@ -95,4 +96,5 @@ class Services:
     async def close(self) -> None:
         await self.mail_queue.drain()
         self.passwords.close()
+        await self.passwords.policy.aclose()
         await close_storage(self.counters)

@@ -31,13 +31,7 @@ async def consume(token: str, purpose: Purpose, check: Callable[[User], Awaitabl
     """Mark the token used and return its user; call inside the transaction that acts on it,
     so a failure afterwards leaves the token usable. `check` runs before the token is spent
     (a wrong second factor must not burn a magic link)."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken()
-    record = await OneTimeToken.filter(token_hash=hash_token(token), purpose=purpose).select_related("user").first()
-    if record is None or record.used_at is not None:
-        raise InvalidToken()
-    if record.expires_at <= now():
-        raise TokenExpired()
+    record = await _usable(token, purpose)
     if check is not None:
         await check(record.user)
     # Conditional update: of two racing requests with the same token only one wins.
@@ -46,6 +40,24 @@ async def consume(token: str, purpose: Purpose, check: Callable[[User], Awaitabl
         raise InvalidToken()
     user: User = record.user
     return user
+
+
+async def peek(token: str, purpose: Purpose) -> User:
+    """The user of a usable token, leaving it unspent (to check a new password against the
+    account before hashing it)."""
+    user: User = (await _usable(token, purpose)).user
+    return user
+
+
+async def _usable(token: str, purpose: Purpose) -> OneTimeToken:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken()
+    record = await OneTimeToken.filter(token_hash=hash_token(token), purpose=purpose).select_related("user").first()
+    if record is None or record.used_at is not None:
+        raise InvalidToken()
+    if record.expires_at <= now():
+        raise TokenExpired()
+    return record
 
 
 async def discard(token: str) -> None:
@@ -57,4 +69,4 @@ def link(base: str, token: str) -> str:
     return f"{base}{separator}token={token}"
 
 
-__all__ = ["consume", "discard", "in_transaction", "issue", "link"]
+__all__ = ["consume", "discard", "in_transaction", "issue", "link", "peek"]

@@ -55,8 +55,24 @@ class UserService:
     ) -> User:
         """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE."""
         address = normalize_email(email)
-        self.passwords.check_new(password)
         url = self._verification_base(verification_url)
+        await self.passwords.check_new(password, address, (name, first_name, last_name))
+        return await self._create(
+            address, password, url, name=name, first_name=first_name, last_name=last_name, role=role
+        )
+
+    async def _create(
+        self,
+        address: str,
+        password: str,
+        verification_base: str,
+        *,
+        name: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        role: Role | None = None,
+    ) -> User:
+        """Hash and insert; the address and the password have been checked."""
         password_hash = await self.passwords.hash(password)
         verify = self.settings.email_verification
         try:
@@ -73,7 +89,7 @@ class UserService:
                 if verify:
                     # Inside the transaction: if the mail cannot go out, no account is left
                     # behind that its owner could never verify.
-                    await self._send_verification(user, url)
+                    await self._send_verification(user, verification_base)
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         return user
@@ -103,17 +119,16 @@ class UserService:
         if not self.settings.public_registration:
             raise Forbidden()
         address = normalize_email(email)
-        self.passwords.check_new(password)
         url = self._verification_base(verification_url)
+        # Before looking the email up: a taken address gets the same refusals as a free one.
+        await self.passwords.check_new(password, address, (first_name, last_name))
         async with stall(self.settings.login_stall_time):
             if await User.by_email(address) is not None:
                 await self.passwords.dummy_verify(password)  # same cost as the hash below
                 self.mail.send_soon(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
                 return
             try:
-                await self.create_with_password(
-                    address, password, first_name=first_name, last_name=last_name, verification_url=url
-                )
+                await self._create(address, password, url, first_name=first_name, last_name=last_name)
             except RecordNotUnique:
                 return  # a concurrent sign-up won; answer as for any taken email
 
@@ -145,7 +160,9 @@ class UserService:
             self.mail.send_soon(Mail(address, "Reset your password", text), on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
-        self.passwords.check_new(password)
+        self.passwords.check_shape(password)
+        owner = await one_time.peek(token, Purpose.password_reset)
+        await self.passwords.check_new(password, owner.email, owner.personal_details)
         password_hash = await self.passwords.hash(password)
         async with in_transaction():
             user = await one_time.consume(token, Purpose.password_reset)
