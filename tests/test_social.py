@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -355,3 +355,39 @@ async def test_an_account_with_mfa_finishes_social_sign_in_with_a_code(op: OpenI
         api.http.cookies.clear()
         stale = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
         assert stale.status_code == 401 and "INVALID_TOKEN" in stale.text
+
+
+async def test_hostile_redirects_are_refused_before_leaving_for_the_provider(op: OpenIDProvider) -> None:
+    async with social_app(op) as api:
+        for url in (
+            f"{APP}?x=1\nBackup: https://evil.test/",
+            f"{APP}?x=1\r\nSet-Cookie: a=b",
+            f"{APP}?x=1\tz",
+            f"{APP}?x=1 z",
+            f"{APP}?x=\u2028",
+            "https://app.example.com@evil.test/done",
+            "https://app.example.com\\@evil.test/done",
+            "https://app.example.com.evil.test/done",
+            "https://app.example.com:8443/done",
+            f"{APP}-evil",
+            f"{APP}/x",
+            "javascript:alert(1)//https://app.example.com/done",
+            f"{APP}?x=" + "a" * 2100,
+        ):
+            started = await api.http.get("/auth/login/oidc", params={"redirect": url})
+            assert started.status_code == 400 and "INVALID_PAYLOAD" in started.text, url
+            assert "location" not in started.headers
+
+
+async def test_the_way_back_is_rebuilt_from_the_allowed_redirect(op: OpenIDProvider) -> None:
+    async with social_app(op) as api:
+        given = f"{APP}?tab=a%0ab#top"
+        answer, _ = await browser(api, "/auth/login/oidc?" + urlencode({"redirect": given}))
+        assert answer.status_code == 302 and answer.headers["location"] == f"{APP}?tab=a%0Ab#top"
+        # A failure sets our reason, in the query (not after the fragment), replacing any given one.
+        op.deny = True
+        api.http.cookies.clear()
+        given = f"{APP}?tab=a&reason=spoofed#top"
+        answer, _ = await browser(api, "/auth/login/oidc?" + urlencode({"redirect": given}))
+        assert answer.status_code == 302
+        assert answer.headers["location"] == f"{APP}?tab=a&reason=INVALID_CREDENTIALS#top"

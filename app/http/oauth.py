@@ -10,18 +10,19 @@ shows the code (status 400/401). Never a 500.
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from app.auth.links import LinkTarget, build_link
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
 from app.http.pages import page
 from app.services.client import ClientInfo
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
+from app.services.social import Flow
 
 FLOW_COOKIE = "auth_flow"
 OTP_COOKIE = "auth_otp"
@@ -74,7 +75,8 @@ async def callback(request: Request) -> Response:
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
         error = from_exception(exc)
-        failed = _failure_redirect(flow.redirect, error) if flow and flow.redirect else _failure_page(error)
+        back = _way_back(services, flow)
+        failed = _failure_redirect(back, error) if back else _failure_page(error)
         failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return failed
     if outcome.otp_ticket:
@@ -83,7 +85,7 @@ async def callback(request: Request) -> Response:
                        secure=services.settings.refresh_cookie.secure, samesite="strict")  # fmt: skip
         ask.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return ask
-    response = _signed_in(services, flow.redirect, outcome.issued)
+    response = _signed_in(services, outcome.redirect, outcome.issued)
     response.delete_cookie(FLOW_COOKIE, path="/auth/login")
     return response
 
@@ -109,11 +111,11 @@ async def second_factor(request: Request) -> Response:
     return response
 
 
-def _signed_in(services: Services, redirect: str | None, issued: IssuedTokens | None) -> Response:
+def _signed_in(services: Services, redirect: LinkTarget | None, issued: IssuedTokens | None) -> Response:
     """Refresh cookie (when a session was opened) and the way back to the app, or a page."""
     response: Response
     if redirect:
-        response = RedirectResponse(redirect, status_code=302)
+        response = RedirectResponse(build_link(redirect), status_code=302)
     else:
         what = "linked to your account" if issued is None else "signed in"
         response = page("Done", f"<p>You are {what}. You can close this page.</p>")
@@ -122,9 +124,18 @@ def _signed_in(services: Services, redirect: str | None, issued: IssuedTokens | 
     return response
 
 
-def _failure_redirect(redirect: str, error: AppError) -> Response:
-    separator = "&" if urlsplit(redirect).query else "?"
-    return RedirectResponse(f"{redirect}{separator}{urlencode({'reason': error.code})}", status_code=302)
+def _way_back(services: Services, flow: Flow | None) -> LinkTarget | None:
+    """The flow's allow-listed redirect, if it still passes the check."""
+    if flow is None:
+        return None
+    try:
+        return services.social.redirect_target(flow.provider, flow.redirect)
+    except AppError:
+        return None
+
+
+def _failure_redirect(redirect: LinkTarget, error: AppError) -> Response:
+    return RedirectResponse(build_link(redirect, reason=error.code), status_code=302)
 
 
 def _failure_page(error: AppError) -> Response:

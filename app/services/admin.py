@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.identifiers import normalize_email
+from app.auth.links import allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
@@ -76,9 +77,9 @@ class AdminService:
     ) -> None:
         address = normalize_email(email)
         if invite_url:
-            base = check_allowed_url(invite_url, self.settings.user_invite_url_allow_list, self.settings.public_url)
+            target = allowed_target(invite_url, self.settings.user_invite_url_allow_list, self.settings.public_url)
         else:
-            base = self.settings.public_url + "/auth/pages/accept-invite"
+            target = server_page(self.settings.public_url, "/auth/pages/accept-invite")
         try:
             async with in_transaction():
                 user = await User.create(
@@ -87,7 +88,7 @@ class AdminService:
                 token = await one_time.issue(user, Purpose.invite, self.settings.invite_token_ttl)
                 text = (
                     "You have been invited to create an account.\n\n"
-                    f"Choose your password here:\n{one_time.link(base, token)}\n\nThe link works once."
+                    f"Choose your password here:\n{build_link(target, token=token)}\n\nThe link works once."
                 )
                 await self.mailer.send(Mail(address, "You are invited", text))
         except IntegrityError:

@@ -9,7 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from limits.aio.storage import Storage
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.identifiers import normalize_email
+from app.auth.links import allowed_target, build_link, server_page
 from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
 from app.auth.throttle import Throttle
@@ -97,15 +98,16 @@ class AuthService:
         """Mail a one-time sign-in link; the same answer whether or not the email exists."""
         address = normalize_email(email)
         if redirect_url:
-            base = check_allowed_url(redirect_url, self.settings.magic_link_url_allow_list, self.settings.public_url)
+            target = allowed_target(redirect_url, self.settings.magic_link_url_allow_list, self.settings.public_url)
         else:
-            base = self.settings.public_url + "/auth/pages/magic-link"
+            target = server_page(self.settings.public_url, "/auth/pages/magic-link")
         async with self._stall():
             user = await User.by_email(address)
             if user is None or user.status not in (Status.active, Status.unverified):
                 return
             token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
-            text = f"Sign in by opening this link:\n{one_time.link(base, token)}\n\nIt works once and expires soon."
+            link = build_link(target, token=token)
+            text = f"Sign in by opening this link:\n{link}\n\nIt works once and expires soon."
             self.mail.send_soon(Mail(address, "Your sign-in link", text), on_failure=lambda: one_time.discard(token))
 
     async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
@@ -64,9 +63,4 @@ async def discard(token: str) -> None:
     await OneTimeToken.filter(token_hash=hash_token(token)).delete()
 
 
-def link(base: str, token: str) -> str:
-    separator = "&" if urlsplit(base).query else "?"
-    return f"{base}{separator}token={token}"
-
-
-__all__ = ["consume", "discard", "in_transaction", "issue", "link", "peek"]
+__all__ = ["consume", "discard", "in_transaction", "issue", "peek"]

@@ -12,7 +12,8 @@ from limits.aio.storage import Storage
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.identifiers import normalize_email
+from app.auth.links import LinkTarget, allowed_target, build_link
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
 from app.auth.secrets import SecretBox, new_token
@@ -48,7 +49,7 @@ class Outcome:
     user: User
     issued: IssuedTokens | None = None
     otp_ticket: str | None = None
-    redirect: str | None = None
+    redirect: LinkTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -95,22 +96,25 @@ class SocialService:
 
     # --- the redirect flow ------------------------------------------------------------------
 
-    def checked_redirect(self, name: str, redirect: str | None) -> str | None:
+    def redirect_target(self, name: str, redirect: str | None) -> LinkTarget | None:
+        """Where the browser goes back to: checked when the flow starts and again on the way
+        back (the flow keeps the rebuilt URL; the allow list may have changed meanwhile)."""
         if not redirect:
             return None
         allow = self.client(name).config.redirect_allow_list
-        return check_allowed_url(redirect, allow, self.settings.public_url)
+        return allowed_target(redirect, allow, self.settings.public_url)
 
     async def start(self, name: str, redirect: str | None, link_user: User | None) -> tuple[str, str]:
         """(provider URL to send the browser to, sealed flow for the cookie)."""
         client = self.client(name)
         verifier, challenge = pkce_pair()
+        target = self.redirect_target(name, redirect)
         flow = Flow(
             provider=name,
             state=new_token(24),
             nonce=new_token(24),
             verifier=verifier,
-            redirect=self.checked_redirect(name, redirect),
+            redirect=build_link(target) if target else None,
             link_user_id=str(link_user.id) if link_user else None,
         )
         url = await client.authorize_url(flow.state, flow.nonce, challenge)
@@ -133,18 +137,20 @@ class SocialService:
         if not code or len(code) > 2048:
             raise InvalidCredentials()
         client = self.client(flow.provider)
+        back = self.redirect_target(flow.provider, flow.redirect)
         tokens = await client.exchange(code, flow.verifier)
         profile = await client.profile(tokens, nonce=flow.nonce)
         if flow.link_user_id:
             user = await self.link(flow.link_user_id, client.config, profile, client_info)
-            return Outcome(user)
+            return Outcome(user, redirect=back)
         user = await self.find_user(client.config, profile)
         check_can_sign_in(user)
         if user.tfa_enabled:
             # The provider proved the first factor; the second is asked on our own page.
             ticket = json.dumps({"user_id": str(user.id), "provider": flow.provider, "redirect": flow.redirect})
             return Outcome(user, otp_ticket=self.tickets.seal(ticket))
-        return Outcome(user, issued=await self._signed_in(user, flow.provider, client_info))
+        issued = await self._signed_in(user, flow.provider, client_info)
+        return Outcome(user, issued=issued, redirect=back)
 
     async def finish_second_factor(self, sealed: str | None, otp: str, client_info: ClientInfo) -> Outcome:
         """The page after a social sign-in of an account with MFA: a fresh code completes it."""
@@ -164,8 +170,9 @@ class SocialService:
             await self.otp_attempts.hit(key)
             await audit.record("login.failed", user_id=user.id, client=client_info, provider=ticket["provider"])
             raise
+        back = self.redirect_target(ticket["provider"], ticket["redirect"])
         issued = await self._signed_in(user, ticket["provider"], client_info)
-        return Outcome(user, issued=issued, redirect=ticket["redirect"])
+        return Outcome(user, issued=issued, redirect=back)
 
     async def _signed_in(self, user: User, provider: str, client_info: ClientInfo) -> IssuedTokens:
         issued = await self.sessions.open(user, client_info)

@@ -8,7 +8,8 @@ import logging
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import check_allowed_url, normalize_email
+from app.auth.identifiers import normalize_email
+from app.auth.links import LinkTarget, allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
 from app.auth.phones import normalize_phone
 from app.config import Settings
@@ -55,17 +56,17 @@ class UserService:
     ) -> User:
         """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE."""
         address = normalize_email(email)
-        url = self._verification_base(verification_url)
+        target = self._verification_target(verification_url)
         await self.passwords.check_new(password, address, (name, first_name, last_name))
         return await self._create(
-            address, password, url, name=name, first_name=first_name, last_name=last_name, role=role
+            address, password, target, name=name, first_name=first_name, last_name=last_name, role=role
         )
 
     async def _create(
         self,
         address: str,
         password: str,
-        verification_base: str,
+        verification_target: LinkTarget,
         *,
         name: str | None = None,
         first_name: str | None = None,
@@ -89,7 +90,7 @@ class UserService:
                 if verify:
                     # Inside the transaction: if the mail cannot go out, no account is left
                     # behind that its owner could never verify.
-                    await self._send_verification(user, verification_base)
+                    await self._send_verification(user, verification_target)
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         return user
@@ -119,7 +120,7 @@ class UserService:
         if not self.settings.public_registration:
             raise Forbidden()
         address = normalize_email(email)
-        url = self._verification_base(verification_url)
+        target = self._verification_target(verification_url)
         # Before looking the email up: a taken address gets the same refusals as a free one.
         await self.passwords.check_new(password, address, (first_name, last_name))
         async with stall(self.settings.login_stall_time):
@@ -128,7 +129,7 @@ class UserService:
                 self.mail.send_soon(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
                 return
             try:
-                await self._create(address, password, url, first_name=first_name, last_name=last_name)
+                await self._create(address, password, target, first_name=first_name, last_name=last_name)
             except RecordNotUnique:
                 return  # a concurrent sign-up won; answer as for any taken email
 
@@ -148,7 +149,7 @@ class UserService:
             address = normalize_email(email)
         except InvalidPayload:
             raise InvalidPayload("Invalid email address.") from None
-        base = self._url(reset_url, self.settings.password_reset_url_allow_list, "/auth/pages/reset-password")
+        target = self._target(reset_url, self.settings.password_reset_url_allow_list, "/auth/pages/reset-password")
         async with stall(self.settings.login_stall_time):
             user = await User.by_email(address)
             if user is None or user.status == Status.suspended:
@@ -156,7 +157,7 @@ class UserService:
             token = await one_time.issue(user, Purpose.password_reset, self.settings.password_reset_token_ttl)
             # Sent after the answer: neither SMTP's latency nor a failure (which discards the
             # token) may tell which emails exist.
-            text = _reset_text(one_time.link(base, token))
+            text = _reset_text(build_link(target, token=token))
             self.mail.send_soon(Mail(address, "Reset your password", text), on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
@@ -188,21 +189,20 @@ class UserService:
             raise InvalidPayload("The account has no email address.")
         if user.email_verified:
             raise InvalidPayload("The email address is already verified.")
-        await self._send_verification(user, self._verification_base(verification_url))
+        await self._send_verification(user, self._verification_target(verification_url))
 
-    async def _send_verification(self, user: User, base: str) -> None:
+    async def _send_verification(self, user: User, target: LinkTarget) -> None:
         token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
-        await self.mailer.send(
-            Mail(str(user.email), "Verify your email address", _verify_text(one_time.link(base, token)))
-        )
+        link = build_link(target, token=token)
+        await self.mailer.send(Mail(str(user.email), "Verify your email address", _verify_text(link)))
 
-    def _verification_base(self, url: str | None) -> str:
-        return self._url(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
+    def _verification_target(self, url: str | None) -> LinkTarget:
+        return self._target(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
 
-    def _url(self, url: str | None, allow_list: tuple[str, ...], default_path: str) -> str:
+    def _target(self, url: str | None, allow_list: tuple[str, ...], default_path: str) -> LinkTarget:
         if url:
-            return check_allowed_url(url, allow_list, self.settings.public_url)
-        return self.settings.public_url + default_path
+            return allowed_target(url, allow_list, self.settings.public_url)
+        return server_page(self.settings.public_url, default_path)
 
 
 def clean_name(value: str | None) -> str | None:
