@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -62,8 +63,8 @@ class SmtpMailer:
                 timeout=10,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            log.error("sending mail to the SMTP server failed: %s", exc)
-            raise ServiceUnavailable("The mail service is unavailable.") from exc
+            log.error("mail to %s could not be sent: %s", recipient_domain(mail.to), _reason(exc))
+            raise ServiceUnavailable("The mail service is unavailable.") from None
 
 
 class MailQueue:
@@ -86,12 +87,36 @@ class MailQueue:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _send(self, mail: Mail, on_failure: Callable[[], Awaitable[None]] | None) -> None:
+        # Logged, never raised (nobody is waiting for the answer), and without the address or
+        # the mail: the log shows the recipient's domain and, for a bug, where it happened.
         try:
             await self.mailer.send(mail)
-        except Exception:
-            log.exception("queued mail could not be sent")
-            if on_failure is not None:
+        except ServiceUnavailable:
+            log.error("queued mail to %s was not sent", recipient_domain(mail.to))
+        except Exception as exc:
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("queued mail to %s failed: %s\n%s", recipient_domain(mail.to), type(exc).__name__, where)
+        else:
+            return
+        if on_failure is not None:
+            try:
                 await on_failure()
+            except Exception as exc:
+                log.error("cleaning up after an unsent mail failed: %s", type(exc).__name__)
+
+
+def recipient_domain(address: str) -> str:
+    """What the log may say about a recipient: `@example.com`, never the whole address."""
+    return "@" + address.rpartition("@")[2]
+
+
+def _reason(exc: Exception) -> str:
+    # An SMTP server's reply may quote the recipient; its code says enough.
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{type(exc).__name__} {exc.code}"
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
 
 
 def mailer_for(settings: Settings) -> Mailer:

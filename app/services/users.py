@@ -4,6 +4,7 @@ password reset and the first admin."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -56,41 +57,18 @@ class UserService:
     ) -> User:
         """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE."""
         address = normalize_email(email)
+        names = Names.of(name, first_name, last_name)
         target = self._verification_target(verification_url)
         await self.passwords.check_new(password, address, (name, first_name, last_name))
-        return await self._create(
-            address, password, target, name=name, first_name=first_name, last_name=last_name, role=role
-        )
-
-    async def _create(
-        self,
-        address: str,
-        password: str,
-        verification_target: LinkTarget,
-        *,
-        name: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        role: Role | None = None,
-    ) -> User:
-        """Hash and insert; the address and the password have been checked."""
         password_hash = await self.passwords.hash(password)
-        verify = self.settings.email_verification
         try:
             async with in_transaction():
-                user = await User.create(
-                    email=address,
-                    password_hash=password_hash,
-                    name=clean_name(name),
-                    first_name=clean_name(first_name),
-                    last_name=clean_name(last_name),
-                    role=role or Role(self.settings.default_role),
-                    status=Status.unverified if verify else Status.active,
-                )
-                if verify:
-                    # Inside the transaction: if the mail cannot go out, no account is left
+                user = await self._insert(address, password_hash, names, role)
+                if self.settings.email_verification:
+                    # Awaited inside the transaction: createUser may say SERVICE_UNAVAILABLE
+                    # (it tells whether an email is taken anyway), and then no account is left
                     # behind that its owner could never verify.
-                    await self._send_verification(user, verification_target)
+                    await self.mailer.send(await self._verification_mail(user, target))
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         return user
@@ -116,22 +94,34 @@ class UserService:
         last_name: str | None,
         verification_url: str | None,
     ) -> None:
-        """Directus users_register: the same answer whether or not the email is taken."""
+        """Directus users_register: the same answer, in about the same time, whether or not
+        the email is taken, and whether or not the mail server is slow or down."""
         if not self.settings.public_registration:
             raise Forbidden()
         address = normalize_email(email)
-        target = self._verification_target(verification_url)
         # Before looking the email up: a taken address gets the same refusals as a free one.
+        names = Names.of(None, first_name, last_name)
+        target = self._verification_target(verification_url)
         await self.passwords.check_new(password, address, (first_name, last_name))
         async with stall(self.settings.login_stall_time):
             if await User.by_email(address) is not None:
                 await self.passwords.dummy_verify(password)  # same cost as the hash below
                 self.mail.send_soon(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
                 return
+            password_hash = await self.passwords.hash(password)
             try:
-                await self._create(address, password, target, first_name=first_name, last_name=last_name)
-            except RecordNotUnique:
+                async with in_transaction():
+                    user = await self._insert(address, password_hash, names, None)
+                    mail = await self._verification_mail(user, target) if self.settings.email_verification else None
+            except IntegrityError:
                 return  # a concurrent sign-up won; answer as for any taken email
+            if mail is not None:
+                # Sent after the answer (SMTP's latency or failure would tell a new address
+                # from a taken one). If it cannot be sent, the unverified account is removed,
+                # so the owner's retry signs up afresh instead of meeting "taken" with no link
+                # ever delivered. Until then a retry gets the "taken" mail, whose reset link
+                # also proves the address.
+                self.mail.send_soon(mail, on_failure=lambda: _forget_unverified(user))
 
     async def verify_email(self, token: str) -> None:
         async with in_transaction():
@@ -189,12 +179,22 @@ class UserService:
             raise InvalidPayload("The account has no email address.")
         if user.email_verified:
             raise InvalidPayload("The email address is already verified.")
-        await self._send_verification(user, self._verification_target(verification_url))
+        await self.mailer.send(await self._verification_mail(user, self._verification_target(verification_url)))
 
-    async def _send_verification(self, user: User, target: LinkTarget) -> None:
+    async def _insert(self, address: str, password_hash: str, names: Names, role: Role | None) -> User:
+        return await User.create(
+            email=address,
+            password_hash=password_hash,
+            name=names.name,
+            first_name=names.first_name,
+            last_name=names.last_name,
+            role=role or Role(self.settings.default_role),
+            status=Status.unverified if self.settings.email_verification else Status.active,
+        )
+
+    async def _verification_mail(self, user: User, target: LinkTarget) -> Mail:
         token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
-        link = build_link(target, token=token)
-        await self.mailer.send(Mail(str(user.email), "Verify your email address", _verify_text(link)))
+        return Mail(str(user.email), "Verify your email address", _verify_text(build_link(target, token=token)))
 
     def _verification_target(self, url: str | None) -> LinkTarget:
         return self._target(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
@@ -203,6 +203,22 @@ class UserService:
         if url:
             return allowed_target(url, allow_list, self.settings.public_url)
         return server_page(self.settings.public_url, default_path)
+
+
+@dataclass(frozen=True)
+class Names:
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+
+    @classmethod
+    def of(cls, name: str | None, first_name: str | None, last_name: str | None) -> Names:
+        return cls(clean_name(name), clean_name(first_name), clean_name(last_name))
+
+
+async def _forget_unverified(user: User) -> None:
+    # Only while nothing proved the address meanwhile (a reset or magic link activates it).
+    await User.filter(id=user.id, status=Status.unverified, email_verified=False).delete()
 
 
 def clean_name(value: str | None) -> str | None:
