@@ -214,3 +214,19 @@ async def test_sign_up_mails_never_repeat_names_from_the_request(smtp_server: An
         for message in outbox.messages:
             assert "Mallory" not in body(message) and "evil.test" not in body(message)
             assert "Mallory" not in str(message["Subject"])
+
+
+async def test_default_links_use_public_url_as_configured(smtp_server: Any) -> None:
+    outbox: Outbox = smtp_server.handler
+    async with mail_app(smtp_server, PUBLIC_URL="http://auth_server:8000/auth-api/") as api:
+        await api.signup()
+        outbox.clear()
+        result, to = await _reset(api, None, 0)
+        assert result == {"data": {"auth_password_request": True}}
+        link, token = the_link(outbox.to(to)[0])
+        assert link == f"http://auth_server:8000/auth-api/auth/pages/reset-password?token={token}"
+        # Any page under PUBLIC_URL is allowed; the host alone, outside its path, is not.
+        result, _ = await _reset(api, "http://auth_server:8000/auth-api/app/reset", 1)
+        assert result.get("errors") is None
+        result, _ = await _reset(api, "http://auth_server:8000/elsewhere", 2)
+        assert codes(result) == ["INVALID_PAYLOAD"]

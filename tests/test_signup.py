@@ -170,3 +170,15 @@ async def test_verification_mail_failure_leaves_no_account(app_with) -> None:  #
         result = await api.gql(CREATE_USER, {"email": "new@example.com", "password": "correct horse battery"})
         assert codes(result) == ["SERVICE_UNAVAILABLE"]
         assert await User.filter(email="new@example.com").count() == 0
+
+
+async def test_users_register_refuses_a_bad_name_alike_for_taken_and_new_emails(api: Api, outbox: Outbox) -> None:
+    await api.signup()
+    register = """mutation($email: String!, $name: String!) {
+      users_register(email: $email, password: "correct horse battery", first_name: $name)
+    }"""
+    for email in ("ana@example.com", "new@example.com"):
+        result = await api.gql(register, {"email": email, "name": "x" * 101})
+        assert codes(result) == ["INVALID_PAYLOAD"], email
+    assert outbox.messages == []
+    assert await User.all().count() == 1

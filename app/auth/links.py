@@ -27,7 +27,9 @@ MAX_URL_LENGTH = 2048
 # as `/`), quotes and angle brackets are refused, never cleaned: percent-encode them.
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HOST = re.compile(r"[a-z0-9]([a-z0-9\-.]*[a-z0-9])?|[0-9a-f:.]*:[0-9a-f:.]*")
+# A host is compared with the allow list exactly, so this only keeps out the empty and the
+# odd (percent-escapes, sub-delims); `_` stays, as in container names like `auth_server`.
+_HOST = re.compile(r"[a-z0-9\-._~]+|[0-9a-f:.]*:[0-9a-f:.]*")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
