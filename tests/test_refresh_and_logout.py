@@ -216,3 +216,47 @@ async def test_a_session_cookie_from_just_before_a_rotation_still_works(api: Api
     assert api.http.cookies.get("session_token") != old_cookie
     api.http.cookies.set("session_token", old_cookie)
     assert (await api.gql(ME))["data"]["users_me"]["email"] == "ana@example.com"
+
+
+async def test_a_refresh_token_from_the_cookie_goes_back_in_the_cookie_whatever_the_mode(api: Api) -> None:
+    await api.signup()
+    await api.raw_gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "cookie"})
+    for step in range(2):
+        before = api.http.cookies.get("refresh_token")
+        if step == 0:
+            response = await api.raw_gql(REFRESH, {"mode": "json"})
+            body = response.json()["data"]["auth_refresh"]
+        else:
+            response = await api.http.post("/auth/refresh", json={"mode": "json"})
+            body = response.json()["data"]
+        # The httpOnly cookie's successor never reaches the page's scripts...
+        assert body["refresh_token"] is None and body["access_token"], body
+        # ...it replaces the cookie, so the session carries on.
+        after = api.http.cookies.get("refresh_token")
+        assert after and after != before
+        session = await Session.get()
+        assert session.generation == step + 1 and session.revoked_at is None
+    assert (await api.gql(ME, token=body["access_token"]))["data"]["users_me"]["email"] == "ana@example.com"
+
+
+async def test_a_refresh_token_sent_in_the_body_comes_back_in_the_body(api: Api) -> None:
+    await api.signup()
+    cookie_login = await api.raw_gql(
+        LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "cookie"}
+    )
+    assert cookie_login.json()["data"]["auth_login"]["refresh_token"] is None
+    tokens = await api.login()  # a second, json-mode session beside the cookie
+    refreshed = (await refresh(api, tokens["refresh_token"]))["data"]["auth_refresh"]
+    assert refreshed["refresh_token"] and refreshed["refresh_token"] != tokens["refresh_token"]
+    rest = await api.http.post("/auth/refresh", json={"refresh_token": refreshed["refresh_token"]})
+    assert rest.json()["data"]["refresh_token"] not in (None, refreshed["refresh_token"])
+
+
+async def test_a_session_cookie_never_comes_back_as_a_token(api: Api) -> None:
+    await api.signup()
+    await api.raw_gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "session"})
+    for mode in ("json", "cookie"):
+        result = await refresh(api, None, mode)
+        assert codes(result) == ["INVALID_PAYLOAD"] and result["data"]["auth_refresh"] is None
+    rotated = await refresh(api, None, "session")
+    assert rotated["data"]["auth_refresh"] == {"access_token": None, "expires": "900000", "refresh_token": None}

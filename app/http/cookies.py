@@ -47,15 +47,29 @@ def set_mode_cookie(response: Response, settings: Settings, issued: IssuedTokens
         _set(response, settings.session_cookie, issued.refresh_token, settings)
 
 
-def presented_refresh_token(request: Request, settings: Settings, mode: str, given: str | None) -> str | None:
+@dataclass(frozen=True)
+class Presented:
+    token: str | None
+    reply_mode: str  # how the successor goes back
+
+
+def presented(request: Request, settings: Settings, mode: str, given: str | None) -> Presented:
     """The token from the arguments, else from the mode's cookie. Cookies count only on
-    requests that pass the CSRF rules (JSON content type, known Origin)."""
+    requests that pass the CSRF rules (JSON content type, known Origin). A token read from
+    a cookie goes back in that cookie whatever the mode asked: only a caller that sent the
+    token in the body gets its successor in the body, so asking for `mode: json` cannot
+    lift an httpOnly cookie's token into reach of the page's scripts."""
     if given:
-        return given
+        return Presented(given, mode)
+    cookie_mode = "session" if mode == "session" else "cookie"
     if not cookie_request_allowed(request, settings):
-        return None
-    name = settings.session_cookie.name if mode == "session" else settings.refresh_cookie.name
-    return request.cookies.get(name)
+        return Presented(None, cookie_mode)
+    name = settings.session_cookie.name if cookie_mode == "session" else settings.refresh_cookie.name
+    return Presented(request.cookies.get(name), cookie_mode)
+
+
+def presented_refresh_token(request: Request, settings: Settings, mode: str, given: str | None) -> str | None:
+    return presented(request, settings, mode, given).token
 
 
 def clear(response: Response, settings: Settings) -> None:

@@ -53,11 +53,9 @@ async def login(request: Request, services: Services) -> Response:
 async def refresh(request: Request, services: Services) -> Response:
     body = await json_body(request)
     mode = _mode(body)
-    token = cookies.presented_refresh_token(
-        request, services.settings, mode, field(body, "refresh_token", required=False)
-    )
-    issued = await services.auth.refresh(token)
-    return _tokens_response(services, issued, mode)
+    presented = cookies.presented(request, services.settings, mode, field(body, "refresh_token", required=False))
+    issued = await services.auth.refresh(presented.token)
+    return _tokens_response(services, issued, presented.reply_mode)
 
 
 async def logout(request: Request, services: Services) -> Response:

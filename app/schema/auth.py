@@ -39,9 +39,9 @@ class AuthMutation:
         self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: AuthMode | None = AuthMode.json
     ) -> AuthTokens | None:
         ctx = info.context
-        token = cookies.presented_refresh_token(ctx.request, ctx.settings, mode_name(mode), refresh_token)
-        issued = await ctx.auth.refresh(token)
-        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
+        presented = cookies.presented(ctx.request, ctx.settings, mode_name(mode), refresh_token)
+        issued = await ctx.auth.refresh(presented.token)
+        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, presented.reply_mode))
 
     @strawberry.mutation
     async def auth_logout(
