@@ -7,8 +7,8 @@ from tortoise.transactions import in_transaction
 from app.auth.passwords import Passwords
 from app.auth.throttle import Throttle
 from app.errors import InvalidCredentials
-from app.models import User
-from app.services import audit
+from app.models import Purpose, User
+from app.services import audit, one_time
 from app.services.client import ClientInfo
 from app.services.sessions import SessionService
 from app.services.users import clean_name
@@ -42,12 +42,16 @@ class AccountService:
     async def change_password(
         self, user: User, password: str, new_password: str, keep_session: str | None, client: ClientInfo
     ) -> None:
-        """Needs the current password; every other session is signed out."""
+        """Needs the current password; every other session is signed out, and reset and
+        magic links mailed earlier stop working. API tokens stay: they are separate
+        credentials the owner manages (a reset, which is recovery, revokes them)."""
         await self.verify_password(user, password)
         await self.passwords.check_new(new_password, user.email, user.personal_details)
         new_hash = await self.passwords.hash(new_password)
         async with in_transaction():
+            await one_time.lock_user(user.id)
             await User.filter(id=user.id).update(password_hash=new_hash)
+            await one_time.void_outstanding(user.id, (Purpose.password_reset, Purpose.magic_link))
             await self.sessions.revoke_all(str(user.id), keep=keep_session)
         await audit.record("password.changed", user_id=user.id, client=client)
 

@@ -15,6 +15,7 @@ from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail, Mailer
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
+from app.services.api_tokens import ApiTokenService
 from app.services.client import ClientInfo
 from app.services.pages import Page, keyset_page
 from app.services.sessions import SessionService
@@ -67,7 +68,10 @@ class AdminService:
                 user.status = status
             await user.save(update_fields=list(changes) or None)
             if "status" in changes and user.status != Status.active:
-                await self.sessions.revoke_all(str(user.id))  # suspension takes effect at once
+                # Suspension takes effect at once and lasts: reactivating the account later
+                # does not bring back the sessions or API tokens it had.
+                await self.sessions.revoke_all(str(user.id))
+                await ApiTokenService.revoke_all(user.id)
         for field, (old, new) in changes.items():
             await audit.record(f"{field}.changed", user_id=user.id, actor_id=actor.id, client=client, old=old, new=new)
         return user

@@ -4,6 +4,7 @@ most their role."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from app.auth.secrets import hash_token, new_token
 from app.errors import Forbidden, InvalidPayload, InvalidToken, TokenExpired
@@ -49,6 +50,11 @@ class ApiTokenService:
         if not updated:
             raise Forbidden()
         await audit.record("api_token.revoked", user_id=user.id, client=client, token_id=token_id)
+
+    @staticmethod
+    async def revoke_all(user_id: UUID | str) -> int:
+        """Account recovery and suspension: every token of the user stops working for good."""
+        return await ApiToken.filter(user_id=user_id, revoked_at=None).update(revoked_at=now())
 
     @staticmethod
     async def authenticate(secret: str) -> tuple[User, Role, str]:

@@ -122,10 +122,13 @@ class AuthService:
             try:
                 async with in_transaction():
                     user = await one_time.consume(token, Purpose.magic_link, check=gate)
+                    # In the same transaction (under the user lock): a reset or password
+                    # change racing with this sign-in either voids the link first or
+                    # revokes the session it opens.
+                    issued = await self.sessions.open(user, client)
             except AppError as error:
                 await audit.record("login.failed", client=client, provider="magic_link", code=error.code)
                 raise
-            issued = await self.sessions.open(user, client)
             await audit.record("login", user_id=user.id, client=client, provider="magic_link")
             return issued
 

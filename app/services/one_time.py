@@ -1,9 +1,13 @@
-"""Emailed secrets (reset, verification): single use, expiring, stored as sha256."""
+"""Emailed secrets (reset, verification, magic link, invite): single use, expiring, stored
+as sha256. Spending one and voiding the others lock the account's user row first, so a
+reset that voids the account's other tokens and a request spending one of them cannot
+both win."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
@@ -27,17 +31,21 @@ async def issue(user: User, purpose: Purpose, ttl: float) -> str:
 
 
 async def consume(token: str, purpose: Purpose, check: Callable[[User], Awaitable[None]] | None = None) -> User:
-    """Mark the token used and return its user; call inside the transaction that acts on it,
-    so a failure afterwards leaves the token usable. `check` runs before the token is spent
-    (a wrong second factor must not burn a magic link)."""
+    """Mark the token used and return its user (locked until the transaction ends); call
+    inside the transaction that acts on it, so a failure afterwards leaves the token usable.
+    `check` runs before the token is spent (a wrong second factor must not burn a magic
+    link)."""
     record = await _usable(token, purpose)
+    user = await lock_user(record.user_id)
+    if user is None:
+        raise InvalidToken()
     if check is not None:
-        await check(record.user)
-    # Conditional update: of two racing requests with the same token only one wins.
+        await check(user)
+    # Conditional update: of two racing requests with the same token only one wins, and a
+    # token voided while we waited for the lock is seen as used.
     won = await OneTimeToken.filter(id=record.id, used_at=None).update(used_at=now())
     if not won:
         raise InvalidToken()
-    user: User = record.user
     return user
 
 
@@ -59,8 +67,23 @@ async def _usable(token: str, purpose: Purpose) -> OneTimeToken:
     return record
 
 
+async def lock_user(user_id: UUID | str) -> User | None:
+    """The user row, locked to the end of the transaction (PostgreSQL; SQLite runs one
+    transaction at a time anyway)."""
+    return await User.filter(id=user_id).select_for_update().first()
+
+
+async def void_outstanding(user_id: UUID | str, purposes: Iterable[Purpose] | None = None) -> int:
+    """Spend every unused token of the account (of the given purposes): call in the
+    transaction that changes the credentials, after locking the user."""
+    query = OneTimeToken.filter(user_id=user_id, used_at=None)
+    if purposes is not None:
+        query = query.filter(purpose__in=list(purposes))
+    return await query.update(used_at=now())
+
+
 async def discard(token: str) -> None:
     await OneTimeToken.filter(token_hash=hash_token(token)).delete()
 
 
-__all__ = ["consume", "discard", "in_transaction", "issue", "peek"]
+__all__ = ["consume", "discard", "in_transaction", "issue", "lock_user", "peek", "void_outstanding"]

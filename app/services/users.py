@@ -18,6 +18,7 @@ from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail, Mailer, MailQueue
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
+from app.services.api_tokens import ApiTokenService
 from app.services.phone import PhoneService
 from app.services.sessions import SessionService
 from app.services.timing import stall
@@ -151,6 +152,8 @@ class UserService:
             self.mail.send_soon(Mail(address, "Reset your password", text), on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
+        """Account recovery (the owner fears someone else is in): besides the password, every
+        session, every API token and every other emailed token of the account go."""
         self.passwords.check_shape(password)
         owner = await one_time.peek(token, Purpose.password_reset)
         await self.passwords.check_new(password, owner.email, owner.personal_details)
@@ -159,12 +162,15 @@ class UserService:
             user = await one_time.consume(token, Purpose.password_reset)
             user.password_hash = password_hash
             fields = ["password_hash"]
-            if user.status == Status.unverified:
-                # Receiving the reset mail proves the address.
+            if user.status in (Status.unverified, Status.invited):
+                # Receiving the reset mail proves the address (and the invitation it voids
+                # below would have set the password the same way).
                 user.status, user.email_verified = Status.active, True
                 fields += ["status", "email_verified"]
             await user.save(update_fields=fields)
+            await one_time.void_outstanding(user.id)
             await self.sessions.revoke_all(str(user.id))
+            await ApiTokenService.revoke_all(user.id)
         await audit.record("password.reset", user_id=user.id)
 
     async def ensure_admin(self, email: str, password: str) -> User | None:
