@@ -58,10 +58,17 @@ class Throttle:
 
     @asynccontextmanager
     async def guard(self, key: str) -> AsyncIterator[None]:
-        """Refuse once the key's failures are spent; count a wrong password or code."""
-        await self.check(key)
+        """Refuse once the key's failures are spent; count a wrong password or code. The
+        attempt is counted before it runs and given back unless it was a wrong guess, so
+        guesses sent all at once cannot all pass the check before the first one fails."""
+        if not await self.hit(key):
+            raise await self.exceeded(key)
+        wrong = False
         try:
             yield
         except (InvalidCredentials, InvalidOtp):
-            await self.hit(key)
+            wrong = True
             raise
+        finally:
+            if not wrong:
+                await self.limiter.hit(self.item, self.namespace, key, cost=-1)
