@@ -100,3 +100,45 @@ async def test_a_suspended_users_tokens_stop_working(api: Api) -> None:
     secret = (await api.gql(CREATE, {"name": "ci"}, token=session))["data"]["api_tokens_create"]["token"]
     await User.filter(email="ana@example.com").update(status=Status.suspended)
     assert codes(await api.gql(ME, token=secret)) == ["INVALID_TOKEN"]
+
+
+# --- credentials need a session, not an API token -------------------------------------------
+
+ACCOUNT_OPERATIONS = {
+    "users_me_sessions": "{ users_me_sessions { edges { node { id } } } }",
+    "api_tokens": LIST,
+    "auth_session_revoke": 'mutation { auth_session_revoke(id: "U2Vzc2lvbjox") }',
+    "auth_sessions_revoke_all": "mutation { auth_sessions_revoke_all(keep_current: false) }",
+    "api_tokens_create": 'mutation { api_tokens_create(name: "more") { token } }',
+    "api_tokens_revoke": 'mutation { api_tokens_revoke(id: "QXBpVG9rZW46MQ==") }',
+    "users_me_password_update": 'mutation { users_me_password_update(password: "p", new_password: "q") }',
+    "users_me_tfa_generate": 'mutation { users_me_tfa_generate(password: "p") { secret } }',
+    "users_me_tfa_enable": 'mutation { users_me_tfa_enable(otp: "123456", secret: "JBSWY3DPEHPK3PXP") }',
+    "users_me_tfa_disable": 'mutation { users_me_tfa_disable(otp: "123456") }',
+    "users_me_tfa_recovery_codes": 'mutation { users_me_tfa_recovery_codes(otp: "123456") }',
+    "users_me_identities": "{ users_me_identities { provider } }",
+    "users_me_identity_unlink": 'mutation { users_me_identity_unlink(provider: "google") }',
+    "users_me_delete": 'mutation { users_me_delete(password: "p") }',
+}
+
+
+async def test_an_api_token_cannot_touch_the_accounts_credentials(api: Api) -> None:
+    session = await _session(api)
+    guest = (await api.gql(CREATE, {"name": "ro", "role": "guest"}, token=session))["data"]["api_tokens_create"]
+    admin_user = await User.get(email="ana@example.com")
+    await User.filter(id=admin_user.id).update(role=Role.admin)
+    admin = (await api.gql(CREATE, {"name": "ops", "role": "admin"}, token=session))["data"]["api_tokens_create"]
+    for secret in (guest["token"], admin["token"]):
+        for name, query in ACCOUNT_OPERATIONS.items():
+            result = await api.gql(query, token=secret)
+            assert codes(result) == ["FORBIDDEN"], (name, result)
+            assert result["errors"][0]["message"].startswith("API tokens cannot"), name
+    # Nothing happened: the session and both tokens still work, the account is there.
+    assert (await api.gql(ME, token=session))["data"]["users_me"]["email"] == "ana@example.com"
+    assert await ApiToken.filter(revoked_at=None).count() == 2
+    assert (await api.gql(ME, token=guest["token"]))["data"]["users_me"]["email"] == "ana@example.com"
+    # Signed out: the usual FORBIDDEN; a session: allowed.
+    assert codes(await api.gql(ACCOUNT_OPERATIONS["auth_sessions_revoke_all"])) == ["FORBIDDEN"]
+    assert (await api.gql(ACCOUNT_OPERATIONS["auth_sessions_revoke_all"], token=session))["data"] == {
+        "auth_sessions_revoke_all": 1
+    }

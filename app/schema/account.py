@@ -31,6 +31,7 @@ from app.schema.types import (
 )
 
 signed_in: list[type[BasePermission]] = [IsAuthenticated]
+# Everything that reads or changes the account's credentials: a session, never an API token.
 with_session: list[type[BasePermission]] = [IsAuthenticated, IsSessionUser]
 
 
@@ -42,7 +43,7 @@ def me(info: Info[Context, None]) -> UserModel:
 
 @strawberry.type
 class AccountQuery:
-    @strawberry.field(permission_classes=signed_in, description="Your live sessions, newest first.")
+    @strawberry.field(permission_classes=with_session, description="Your live sessions, newest first.")
     async def users_me_sessions(
         self, info: Info[Context, None], first: int | None = UNSET, after: str | None = UNSET
     ) -> SessionConnection | None:
@@ -51,7 +52,7 @@ class AccountQuery:
         edges, page_info = connection(page, lambda s: Session.from_model(s, ctx.viewer.session_id))
         return SessionConnection(edges=edges, pageInfo=page_info)
 
-    @strawberry.field(permission_classes=signed_in, description="Your API tokens (never their secrets).")
+    @strawberry.field(permission_classes=with_session, description="Your API tokens (never their secrets).")
     async def api_tokens(
         self, info: Info[Context, None], first: int | None = UNSET, after: str | None = UNSET
     ) -> ApiTokenConnection | None:
@@ -102,12 +103,12 @@ class AccountMutation:
         issued = await ctx.auth.magic_link_login(token, ctx.client, otp or None)
         return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
 
-    @strawberry.mutation(permission_classes=signed_in)
+    @strawberry.mutation(permission_classes=with_session)
     async def auth_session_revoke(self, info: Info[Context, None], id: strawberry.ID) -> bool | None:  # noqa: A002
         await info.context.services.sessions.revoke(str(me(info).id), raw_id(id, "Session"))
         return True
 
-    @strawberry.mutation(permission_classes=signed_in, description="Sign out everywhere; returns how many sessions.")
+    @strawberry.mutation(permission_classes=with_session, description="Sign out everywhere; returns how many sessions.")
     async def auth_sessions_revoke_all(self, info: Info[Context, None], keep_current: bool | None = True) -> int | None:
         keep = info.context.viewer.session_id if keep_current is not False else None
         return await info.context.services.sessions.revoke_all(str(me(info).id), keep=keep)
@@ -159,7 +160,7 @@ class AccountMutation:
         )
         return ApiTokenSecret(id=to_global_id("ApiToken", str(token.id)), token=secret)
 
-    @strawberry.mutation(permission_classes=signed_in)
+    @strawberry.mutation(permission_classes=with_session)
     async def api_tokens_revoke(self, info: Info[Context, None], id: strawberry.ID) -> bool | None:  # noqa: A002
         await info.context.services.api_tokens.revoke(me(info), raw_id(id, "ApiToken"), info.context.client)
         return True

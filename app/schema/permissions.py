@@ -67,12 +67,17 @@ class IsOwnerOrAdmin(BasePermission):
 
 
 class IsSessionUser(BasePermission):
-    """Signed in with a session (not an API token): required for account-security changes,
-    so a leaked API token cannot change the password, MFA or mint more tokens."""
+    """Signed in with a session, not an API token: required for every operation on the
+    account's credentials (sessions, API tokens, password, MFA, linked identities, deletion),
+    so a leaked or low-role API token cannot sign its owner out, mint more tokens or take
+    the account over. Implies IsAuthenticated."""
 
     message = "This needs a signed-in session."
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if info.context.viewer.session_id is None:
+        viewer = info.context.viewer
+        if viewer.api_token_id is not None:
+            raise Forbidden("API tokens cannot manage the account's credentials; sign in to do this.")
+        if viewer.session_id is None:
             raise denied(info)
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from app.schema.account import me, signed_in, with_session
+from app.schema.account import me, with_session
 from app.schema.context import Context
 from app.schema.types import AuthProvider, Identity
 
@@ -26,7 +26,7 @@ class SocialQuery:
     def auth_providers_disable_default(self, info: Info[Context, None]) -> bool:
         return info.context.settings.auth_disable_default
 
-    @strawberry.field(permission_classes=signed_in, description="Social sign-ins linked to your account.")
+    @strawberry.field(permission_classes=with_session, description="Social sign-ins linked to your account.")
     async def users_me_identities(self, info: Info[Context, None]) -> list[Identity] | None:
         return [Identity.from_model(i) for i in await info.context.services.social.identities(me(info))]
 
