@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.auth.secrets import hash_token
-from app.models import ApiToken, Role, Status, User
+from app.models import ApiToken, Role, Session, Status, User
 from tests.conftest import Api, codes
 
 CREATE = """
@@ -142,3 +142,67 @@ async def test_an_api_token_cannot_touch_the_accounts_credentials(api: Api) -> N
     assert (await api.gql(ACCOUNT_OPERATIONS["auth_sessions_revoke_all"], token=session))["data"] == {
         "auth_sessions_revoke_all": 1
     }
+
+
+# --- minting needs a recent authentication ----------------------------------------------------
+
+CREATE_WITH = """
+mutation($name: String!, $password: String, $otp: String) {
+  api_tokens_create(name: $name, password: $password, otp: $otp) { id token }
+}"""
+
+
+async def _stale(email: str = "ana@example.com") -> None:
+    """Make the user's sessions look as if they signed in 11 minutes ago."""
+    await Session.filter(user__email=email).update(created_at=datetime.now(UTC) - timedelta(minutes=11))
+
+
+async def test_a_stale_session_must_confirm_before_minting(api: Api) -> None:
+    session = await _session(api)
+    await _stale()
+    result = await api.gql(CREATE_WITH, {"name": "ci"}, token=session)
+    assert codes(result) == ["FORBIDDEN"] and await ApiToken.all().count() == 0
+    wrong = await api.gql(CREATE_WITH, {"name": "ci", "password": "not my password"}, token=session)
+    assert codes(wrong) == ["INVALID_CREDENTIALS"] and await ApiToken.all().count() == 0
+    assert codes(await api.gql(CREATE_WITH, {"name": "ci", "otp": "123456"}, token=session)) == ["INVALID_OTP"]
+    ok = await api.gql(CREATE_WITH, {"name": "ci", "password": "correct horse battery"}, token=session)
+    assert ok["data"]["api_tokens_create"]["token"].startswith("sk_")
+    # Re-authenticating made the session recent again for a while.
+    assert (await Session.get()).reauthenticated_at is not None
+    assert "errors" not in await api.gql(CREATE_WITH, {"name": "more"}, token=session)
+
+
+async def test_a_stale_session_confirms_with_an_otp(api: Api) -> None:
+    import pyotp
+
+    session = await _session(api)
+    secret = pyotp.random_base32()
+    enable = "mutation($otp: String!, $secret: String!) { users_me_tfa_enable(otp: $otp, secret: $secret) }"
+    previous = pyotp.TOTP(secret).at(datetime.now(UTC) - timedelta(seconds=30))
+    assert "errors" not in await api.gql(enable, {"otp": previous, "secret": secret}, token=session)
+    await _stale()
+    ok = await api.gql(CREATE_WITH, {"name": "ci", "otp": pyotp.TOTP(secret).now()}, token=session)
+    assert ok["data"]["api_tokens_create"]["token"].startswith("sk_"), ok
+
+
+async def test_a_refreshed_access_token_does_not_renew_the_sign_in(api: Api) -> None:
+    await api.signup()
+    tokens = await api.login()
+    await _stale()
+    refresh = "mutation($t: String) { auth_refresh(refresh_token: $t) { access_token } }"
+    access = (await api.gql(refresh, {"t": tokens["refresh_token"]}))["data"]["auth_refresh"]["access_token"]
+    assert codes(await api.gql(CREATE_WITH, {"name": "ci"}, token=access)) == ["FORBIDDEN"]
+
+
+async def test_wrong_passwords_sent_at_once_spend_the_reauthentication_budget_once(api: Api) -> None:
+    import asyncio
+
+    session = await _session(api)
+    await _stale()
+    guesses = [api.gql(CREATE_WITH, {"name": "ci", "password": f"guess number {i}"}, token=session) for i in range(25)]
+    results = await asyncio.gather(*guesses)
+    outcomes = [codes(r) for r in results]
+    assert outcomes.count(["INVALID_CREDENTIALS"]) <= 10, outcomes
+    assert outcomes.count(["INVALID_CREDENTIALS"]) + outcomes.count(["REQUESTS_EXCEEDED"]) == 25
+    right = await api.gql(CREATE_WITH, {"name": "ci", "password": "correct horse battery"}, token=session)
+    assert codes(right) == ["REQUESTS_EXCEEDED"] and await ApiToken.all().count() == 0

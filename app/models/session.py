@@ -25,7 +25,10 @@ class Session(Model):
     generation = fields.IntField(default=0)
     refresh_hash = fields.CharField(max_length=64, unique=True)
     rotated_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField(auto_now_add=True)  # when it signed in
+    # The last time it proved the credentials again (password or OTP): with created_at,
+    # how recently this session authenticated, which minting an API token requires.
+    reauthenticated_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)

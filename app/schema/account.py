@@ -66,7 +66,7 @@ class AccountMutation:
     @strawberry.mutation(permission_classes=with_session)
     async def users_me_tfa_generate(self, info: Info[Context, None], password: str) -> TfaSecret | None:
         services = info.context.services
-        await services.account.verify_password(me(info), password)
+        await services.account.verify_password(me(info), password, info.context.viewer.session_id)
         secret, url = services.mfa.generate(me(info))
         return TfaSecret(secret=secret, otpauth_url=url)
 
@@ -145,19 +145,26 @@ class AccountMutation:
         await info.context.users.request_verification(me(info), verification_url or None)
         return True
 
-    @strawberry.mutation(permission_classes=with_session)
+    @strawberry.mutation(
+        permission_classes=with_session,
+        description="Needs a sign-in or re-authentication within 10 minutes, else `password` or `otp`.",
+    )
     async def api_tokens_create(
         self,
         info: Info[Context, None],
         name: str,
         role: UserRole | None = UNSET,
         expires_at: datetime | None = UNSET,
+        password: str | None = UNSET,
+        otp: str | None = UNSET,
     ) -> ApiTokenSecret | None:
+        ctx = info.context
         chosen = None if role is UNSET or role is None else Role(role.value)
         expiry = None if expires_at is UNSET else expires_at
-        token, secret = await info.context.services.api_tokens.create(
-            me(info), name, chosen, expiry, info.context.client
-        )
+        session_id = ctx.viewer.session_id
+        assert session_id is not None  # noqa: S101 - IsSessionUser ran first
+        await ctx.services.account.confirm_recent(me(info), session_id, given(password), given(otp))
+        token, secret = await ctx.services.api_tokens.create(me(info), name, chosen, expiry, ctx.client)
         return ApiTokenSecret(id=to_global_id("ApiToken", str(token.id)), token=secret)
 
     @strawberry.mutation(permission_classes=with_session)

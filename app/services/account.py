@@ -6,28 +6,52 @@ from tortoise.transactions import in_transaction
 
 from app.auth.passwords import Passwords
 from app.auth.throttle import Throttle
-from app.errors import InvalidCredentials
+from app.errors import Forbidden, InvalidCredentials
 from app.models import Purpose, User
 from app.services import audit, one_time
 from app.services.client import ClientInfo
+from app.services.mfa import MfaService
 from app.services.sessions import SessionService
 from app.services.users import clean_name
 
+# How recently a session must have signed in or re-authenticated to mint an API token
+# without passing the password or an OTP again.
+RECENT_AUTHENTICATION = 600
+
 
 class AccountService:
-    def __init__(self, passwords: Passwords, sessions: SessionService, reauth: Throttle) -> None:
+    def __init__(self, passwords: Passwords, sessions: SessionService, reauth: Throttle, mfa: MfaService) -> None:
         self.passwords = passwords
         self.sessions = sessions
         self.reauth = reauth
+        self.mfa = mfa
 
-    async def verify_password(self, user: User, password: str) -> None:
+    async def verify_password(self, user: User, password: str, session_id: str | None = None) -> None:
         """Re-authentication for sensitive changes; a wrong password is INVALID_CREDENTIALS,
-        and a stolen session cannot guess on forever (REQUESTS_EXCEEDED)."""
+        and a stolen session cannot guess on forever (REQUESTS_EXCEEDED). A success
+        counts as a recent authentication of `session_id`."""
         self.passwords.check_size(password)
         async with self.reauth.guard(f"user:{user.id}"):
             matches, _ = await self.passwords.verify(password, user.password_hash)
             if not matches:
                 raise InvalidCredentials()
+        if session_id is not None:
+            await self.sessions.mark_reauthenticated(session_id)
+
+    async def confirm_recent(self, user: User, session_id: str, password: str | None, otp: str | None) -> None:
+        """A recent authentication, for what outlives the session (minting an API token):
+        a stolen 15-minute access token must not turn itself into a permanent credential.
+        What is passed is always checked; with nothing passed the session must have signed
+        in or re-authenticated within RECENT_AUTHENTICATION."""
+        if password is None and otp is None:
+            if await self.sessions.authenticated_within(session_id, RECENT_AUTHENTICATION):
+                return
+            raise Forbidden("Confirm it is you: pass your password or an otp, or sign in again.")
+        if password is not None:
+            await self.verify_password(user, password)
+        if otp is not None:
+            await self.mfa.confirm(user, otp)
+        await self.sessions.mark_reauthenticated(session_id)
 
     async def update_profile(self, user: User, first_name: str | None, last_name: str | None, name: str | None) -> User:
         fields = []
@@ -45,7 +69,7 @@ class AccountService:
         """Needs the current password; every other session is signed out, and reset and
         magic links mailed earlier stop working. API tokens stay: they are separate
         credentials the owner manages (a reset, which is recovery, revokes them)."""
-        await self.verify_password(user, password)
+        await self.verify_password(user, password, keep_session)
         await self.passwords.check_new(new_password, user.email, user.personal_details)
         new_hash = await self.passwords.hash(new_password)
         async with in_transaction():

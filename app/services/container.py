@@ -85,7 +85,7 @@ class Services:
             mfa=mfa,
             auth=AuthService(settings, registry, sessions, mfa, mail_queue, counters),
             users=UserService(settings, passwords, mailer, mail_queue, sessions, phones),
-            account=AccountService(passwords, sessions, reauth),
+            account=AccountService(passwords, sessions, reauth, mfa),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
             phones=phones,

@@ -73,7 +73,7 @@ class MfaService:
     async def disable(self, user: User, otp: str, client: ClientInfo) -> None:
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        await self._confirm(user, otp)
+        await self.confirm(user, otp)
         async with in_transaction():
             await User.filter(id=user.id).update(tfa_secret=None, tfa_last_step=None)
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -84,7 +84,7 @@ class MfaService:
         """Ten fresh codes, replacing any earlier ones; shown once, stored hashed."""
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        await self._confirm(user, otp)
+        await self.confirm(user, otp)
         codes = mfa.new_recovery_codes()
         async with in_transaction():
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -94,7 +94,8 @@ class MfaService:
         await audit.record("tfa.recovery_codes", user_id=user.id, client=client)
         return codes
 
-    async def _confirm(self, user: User, otp: str) -> None:
+    async def confirm(self, user: User, otp: str) -> None:
+        """Re-authentication by a fresh code or a recovery code, against the budget."""
         async with self.reauth.guard(f"user:{user.id}"):
             if not await self.accept(user, otp):
                 raise InvalidOtp()

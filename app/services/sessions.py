@@ -6,7 +6,7 @@ import hmac
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
@@ -113,6 +113,17 @@ class SessionService:
         if keep:
             query = query.exclude(id=keep)
         return await query.update(revoked_at=now())
+
+    async def authenticated_within(self, session_id: str, seconds: float) -> bool:
+        """Whether the session signed in, or re-authenticated, within the last `seconds`."""
+        row = await Session.filter(id=session_id, revoked_at=None).values("created_at", "reauthenticated_at")
+        if not row:
+            return False
+        moments: list[datetime] = [m for m in (row[0]["created_at"], row[0]["reauthenticated_at"]) if m is not None]
+        return (now() - max(moments)).total_seconds() <= seconds
+
+    async def mark_reauthenticated(self, session_id: str) -> None:
+        await Session.filter(id=session_id).update(reauthenticated_at=now())
 
     async def live(self, user_id: str, first: int | None, after: str | None) -> Page[Session]:
         query = Session.filter(user_id=user_id, revoked_at=None, expires_at__gt=now())
