@@ -217,6 +217,14 @@ async def running_app(settings: Settings, **app_options: Any) -> AsyncIterator[A
             yield Api(client, app)
 
 
+@asynccontextmanager
+async def another_client(api: Api, ip: str = "127.0.0.1") -> AsyncIterator[Api]:
+    """A second browser on the same app: its own cookie jar, and connecting from `ip`."""
+    transport = httpx.ASGITransport(app=api.app, client=(ip, 40001))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield Api(client, api.app)
+
+
 @pytest.fixture
 def app_with() -> Callable[..., Any]:
     """`async with app_with(EMAIL_VERIFICATION=True) as api:` - the app with other settings."""

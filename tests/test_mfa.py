@@ -140,6 +140,7 @@ async def test_racing_logins_with_one_code_succeed_once(api: Api) -> None:
 
 async def test_guessing_codes_or_passwords_while_signed_in_is_limited(api: Api) -> None:
     token, secret = await enabled(api)
+    # Ten wrong answers per account; the right password and code that enabled it spent none.
     for _ in range(10):
         assert codes(await api.gql(DISABLE, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
     locked = await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token)

@@ -391,3 +391,46 @@ async def test_the_way_back_is_rebuilt_from_the_allowed_redirect(op: OpenIDProvi
         answer, _ = await browser(api, "/auth/login/oidc?" + urlencode({"redirect": given}))
         assert answer.status_code == 302
         assert answer.headers["location"] == f"{APP}?tab=a&reason=INVALID_CREDENTIALS#top"
+
+
+async def _at_the_code_page(api: Api) -> str:
+    """An account with MFA, half-way through a social sign-in; its TOTP secret."""
+    import pyotp
+
+    from app.auth.secrets import SecretBox
+    from tests.conftest import TEST_SECRET
+
+    secret = pyotp.random_base32()
+    await User.filter(email="ana@example.com").update(tfa_secret=SecretBox(TEST_SECRET).seal(secret))
+    api.http.cookies.clear()
+    answer, _ = await browser(api, "/auth/login/oidc")
+    assert answer.headers["location"] == "/auth/pages/otp"
+    return secret
+
+
+async def test_concurrent_codes_after_a_social_sign_in_cannot_overrun_the_budget(op: OpenIDProvider) -> None:
+    import asyncio
+
+    import pyotp
+
+    async with social_app(op) as api:
+        await browser(api, "/auth/login/oidc")  # creates the account
+        secret = await _at_the_code_page(api)
+        answers = await asyncio.gather(*(api.http.post("/auth/pages/otp", data={"otp": "000000"}) for _ in range(30)))
+        assert sorted(a.status_code for a in answers) == [401] * 10 + [429] * 20
+        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        assert right.status_code == 429 and "REQUESTS_EXCEEDED" in right.text
+
+
+async def test_codes_after_a_social_sign_in_share_the_accounts_budget(op: OpenIDProvider) -> None:
+    import pyotp
+
+    async with social_app(op) as api:
+        await browser(api, "/auth/login/oidc")
+        token = (await api.gql(REFRESH))["data"]["auth_refresh"]["access_token"]
+        secret = await _at_the_code_page(api)
+        disable = "mutation($otp: String!) { users_me_tfa_disable(otp: $otp) }"
+        for _ in range(10):
+            assert codes(await api.gql(disable, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
+        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        assert right.status_code == 429 and "REQUESTS_EXCEEDED" in right.text

@@ -1,5 +1,5 @@
-"""Counting attempts with `limits`: per client IP (the HTTP middleware) and per account
-(failed sign-ins), in memory or in Redis (RATE_LIMITER_STORE)."""
+"""Counting attempts with `limits`: per client IP (the HTTP middleware) and the guessing
+budgets (app/services/budgets.py), in memory or in Redis (RATE_LIMITER_STORE)."""
 
 from __future__ import annotations
 
@@ -34,16 +34,12 @@ async def close_storage(storage: Storage) -> None:
 
 
 class Throttle:
-    """`points` attempts per `seconds` per key; `check` raises REQUESTS_EXCEEDED once spent."""
+    """`points` attempts per `seconds` per key (a fixed window)."""
 
     def __init__(self, storage: Storage, points: int, seconds: int, namespace: str) -> None:
         self.item = RateLimitItemPerSecond(points, seconds)
         self.limiter = FixedWindowRateLimiter(storage)
         self.namespace = namespace
-
-    async def check(self, key: str) -> None:
-        if not await self.limiter.test(self.item, self.namespace, key):
-            raise await self.exceeded(key)
 
     async def exceeded(self, key: str) -> RequestsExceeded:
         stats = await self.limiter.get_window_stats(self.item, self.namespace, key)
@@ -53,16 +49,19 @@ class Throttle:
         """Count one attempt; False when this one went over the limit."""
         return await self.limiter.hit(self.item, self.namespace, key)
 
-    async def clear(self, key: str) -> None:
-        await self.limiter.clear(self.item, self.namespace, key)
-
-    @asynccontextmanager
-    async def guard(self, key: str) -> AsyncIterator[None]:
-        """Refuse once the key's failures are spent; count a wrong password or code. The
-        attempt is counted before it runs and given back unless it was a wrong guess, so
-        guesses sent all at once cannot all pass the check before the first one fails."""
+    async def take(self, key: str) -> None:
+        """Draw one attempt before doing the work, or raise REQUESTS_EXCEEDED. The draw is a
+        single increment (atomic in memory and in Redis), so concurrent requests cannot all
+        pass a check made before any of them counted."""
         if not await self.hit(key):
             raise await self.exceeded(key)
+
+    @asynccontextmanager
+    async def attempt(self, key: str) -> AsyncIterator[None]:
+        """One guess: drawn before the check (`take`), kept when the answer was wrong, given
+        back otherwise. Only wrong answers use the budget up, so the owner signing in does not
+        spend it; a right answer clears nothing, so it reopens no guesses for anyone else."""
+        await self.take(key)
         wrong = False
         try:
             yield

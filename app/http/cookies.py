@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth import devices
 from app.auth.viewer import cookie_request_allowed
 from app.config import CookieSettings, Settings
 from app.services.sessions import IssuedTokens
@@ -45,6 +46,26 @@ def set_mode_cookie(response: Response, settings: Settings, issued: IssuedTokens
         _set(response, settings.refresh_cookie, issued.refresh_token, settings)
     elif mode == "session":
         _set(response, settings.session_cookie, issued.refresh_token, settings)
+    set_device_cookie(response, settings, issued)
+
+
+def set_device_cookie(response: Response, settings: Settings, issued: IssuedTokens) -> None:
+    """After a sign-in, in every mode: the device cookie (app/auth/devices.py) only moves
+    this client onto a guessing budget of its own, so it is no credential and needs no
+    mode. It travels like the refresh cookie (its Secure, SameSite and domain)."""
+    if issued.device is None:
+        return
+    cookie = settings.refresh_cookie
+    response.set_cookie(
+        devices.COOKIE_NAME,
+        issued.device,
+        max_age=devices.MAX_AGE,
+        path="/",
+        domain=cookie.domain,
+        secure=cookie.secure,
+        httponly=True,
+        samesite=cookie.same_site,  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True)

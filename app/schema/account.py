@@ -66,7 +66,7 @@ class AccountMutation:
     @strawberry.mutation(permission_classes=with_session)
     async def users_me_tfa_generate(self, info: Info[Context, None], password: str) -> TfaSecret | None:
         services = info.context.services
-        await services.account.verify_password(me(info), password, info.context.viewer.session_id)
+        await services.account.verify_password(me(info), password, info.context.client, info.context.viewer.session_id)
         secret, url = services.mfa.generate(me(info))
         return TfaSecret(secret=secret, otpauth_url=url)
 
@@ -163,7 +163,7 @@ class AccountMutation:
         expiry = None if expires_at is UNSET else expires_at
         session_id = ctx.viewer.session_id
         assert session_id is not None  # noqa: S101 - IsSessionUser ran first
-        await ctx.services.account.confirm_recent(me(info), session_id, given(password), given(otp))
+        await ctx.services.account.confirm_recent(me(info), session_id, given(password), given(otp), ctx.client)
         token, secret = await ctx.services.api_tokens.create(me(info), name, chosen, expiry, ctx.client)
         return ApiTokenSecret(id=to_global_id("ApiToken", str(token.id)), token=secret)
 

@@ -11,6 +11,7 @@ from strawberry import UNSET
 from strawberry.types import Info
 
 from app.errors import Forbidden, InvalidPayload, InvalidProvider
+from app.http import cookies
 from app.models import ApiToken as ApiTokenModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
@@ -76,6 +77,7 @@ async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name:
 
 async def signin_user(ctx: Context, provider: str, payload: Mapping[str, str]) -> tuple[str, str, UserModel]:
     issued = await ctx.auth.login(provider, payload, ctx.client)
+    cookies.set_device_cookie(ctx.response, ctx.settings, issued)
     return issued.access_token, issued.refresh_token, issued.user
 
 

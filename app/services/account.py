@@ -5,10 +5,10 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from app.auth.passwords import Passwords
-from app.auth.throttle import Throttle
 from app.errors import Forbidden, InvalidCredentials
 from app.models import Purpose, User
 from app.services import audit, one_time
+from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.sessions import SessionService
@@ -20,25 +20,27 @@ RECENT_AUTHENTICATION = 600
 
 
 class AccountService:
-    def __init__(self, passwords: Passwords, sessions: SessionService, reauth: Throttle, mfa: MfaService) -> None:
+    def __init__(self, passwords: Passwords, sessions: SessionService, budgets: Budgets, mfa: MfaService) -> None:
         self.passwords = passwords
         self.sessions = sessions
-        self.reauth = reauth
+        self.budgets = budgets
         self.mfa = mfa
 
-    async def verify_password(self, user: User, password: str, session_id: str | None = None) -> None:
+    async def verify_password(self, user: User, password: str, client: ClientInfo, session_id: str | None) -> None:
         """Re-authentication for sensitive changes; a wrong password is INVALID_CREDENTIALS,
         and a stolen session cannot guess on forever (REQUESTS_EXCEEDED). A success
         counts as a recent authentication of `session_id`."""
         self.passwords.check_size(password)
-        async with self.reauth.guard(f"user:{user.id}"):
+        async with self.budgets.known_user_guess(user.id, client):
             matches, _ = await self.passwords.verify(password, user.password_hash)
             if not matches:
                 raise InvalidCredentials()
         if session_id is not None:
             await self.sessions.mark_reauthenticated(session_id)
 
-    async def confirm_recent(self, user: User, session_id: str, password: str | None, otp: str | None) -> None:
+    async def confirm_recent(
+        self, user: User, session_id: str, password: str | None, otp: str | None, client: ClientInfo
+    ) -> None:
         """A recent authentication, for what outlives the session (minting an API token):
         a stolen 15-minute access token must not turn itself into a permanent credential.
         What is passed is always checked; with nothing passed the session must have signed
@@ -48,9 +50,9 @@ class AccountService:
                 return
             raise Forbidden("Confirm it is you: pass your password or an otp, or sign in again.")
         if password is not None:
-            await self.verify_password(user, password)
+            await self.verify_password(user, password, client, None)
         if otp is not None:
-            await self.mfa.confirm(user, otp)
+            await self.mfa.confirm(user, otp, client)
         await self.sessions.mark_reauthenticated(session_id)
 
     async def update_profile(self, user: User, first_name: str | None, last_name: str | None, name: str | None) -> User:
@@ -69,7 +71,7 @@ class AccountService:
         """Needs the current password; every other session is signed out, and reset and
         magic links mailed earlier stop working. API tokens stay: they are separate
         credentials the owner manages (a reset, which is recovery, revokes them)."""
-        await self.verify_password(user, password, keep_session)
+        await self.verify_password(user, password, client, keep_session)
         await self.passwords.check_new(new_password, user.email, user.personal_details)
         new_hash = await self.passwords.hash(new_password)
         async with in_transaction():
@@ -82,6 +84,6 @@ class AccountService:
     async def delete(self, user: User, password: str, client: ClientInfo) -> None:
         """Remove the account; sessions, tokens and codes go with it (ON DELETE CASCADE)."""
         if user.password_hash is not None:
-            await self.verify_password(user, password)
+            await self.verify_password(user, password, client, None)
         await User.filter(id=user.id).delete()
         await audit.record("user.deleted", user_id=user.id, client=client)

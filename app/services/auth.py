@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
+from uuid import UUID
 
-from limits.aio.storage import Storage
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email
 from app.auth.links import allowed_target, build_link, server_page
 from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
-from app.auth.throttle import Throttle
 from app.config import Settings
 from app.errors import AppError, InvalidPayload
 from app.mail import Mail, MailQueue
 from app.models import Purpose, Status, User
 from app.services import audit, one_time
+from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
@@ -35,20 +35,16 @@ class AuthService:
         sessions: SessionService,
         mfa: MfaService,
         mail: MailQueue,
-        counters: Storage,
+        budgets: Budgets,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.sessions = sessions
         self.mfa = mfa
         self.mail = mail
-        # Failed guesses per account, whatever the IP: credential stuffing from many
-        # addresses meets the same wall, and existing and unknown emails count alike.
-        self.attempts = (
-            Throttle(counters, settings.login_attempts_per_account, int(settings.login_attempts_window), "login")
-            if settings.login_attempts_per_account
-            else None
-        )
+        # Guesses per account, whatever the IP: credential stuffing from many addresses
+        # meets the same wall, and existing and unknown emails count alike.
+        self.budgets = budgets
 
     async def login(
         self,
@@ -61,14 +57,16 @@ class AuthService:
             user: User | None = None
             account = _account_key(provider, payload)
             try:
-                if account and self.attempts:
-                    await self.attempts.check(account)
-                user = await self.registry.get(provider).authenticate(payload)
+                guess = (
+                    self.budgets.sign_in_guess(account, await self._device_user(account, client), client)
+                    if account
+                    else nullcontext()
+                )
+                async with guess:
+                    user = await self.registry.get(provider).authenticate(payload)
                 check_can_sign_in(user)
-                await self.mfa.check(user, otp)
+                await self.mfa.check(user, otp, client)
             except AppError as error:
-                if account and self.attempts and error.code in GUESS_FAILURES:
-                    await self.attempts.hit(account)
                 await audit.record(
                     "login.failed",
                     user_id=user.id if user else None,
@@ -78,8 +76,6 @@ class AuthService:
                     code=error.code,
                 )
                 raise
-            if account and self.attempts:
-                await self.attempts.clear(account)
             issued = await self.sessions.open(user, client)
             await audit.record("login", user_id=user.id, client=client, provider=provider)
             return issued
@@ -116,7 +112,7 @@ class AuthService:
                 user.status, user.email_verified = Status.active, True  # the mail proves the address
                 await user.save(update_fields=["status", "email_verified"])
             check_can_sign_in(user)
-            await self.mfa.check(user, otp)
+            await self.mfa.check(user, otp, client)
 
         async with self._stall():
             try:
@@ -135,8 +131,14 @@ class AuthService:
     def _stall(self) -> AbstractAsyncContextManager[None]:
         return stall(self.settings.login_stall_time)
 
-
-GUESS_FAILURES = frozenset({"INVALID_CREDENTIALS", "INVALID_OTP"})
+    async def _device_user(self, account: str, client: ClientInfo) -> UUID | None:
+        """The account's user id when the client presents a device cookie (the cookie names
+        users, the sign-in names an email or phone); no lookup without one."""
+        if not client.device:
+            return None
+        kind, _, value = account.partition(":")
+        user = await (User.by_email(value) if kind == "email" else User.get_or_none(phone=value))
+        return user.id if user else None
 
 
 def _account_key(provider: str, payload: Mapping[str, str]) -> str | None:

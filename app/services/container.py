@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import httpx
 from limits.aio.storage import Storage
 
+from app.auth.devices import DeviceCookies
 from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
 from app.auth.providers.phone import PhoneProvider
-from app.auth.throttle import Throttle, close_storage, storage_for
+from app.auth.throttle import close_storage, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, MailQueue, mailer_for
@@ -19,16 +20,13 @@ from app.services.account import AccountService
 from app.services.admin import AdminService
 from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
+from app.services.budgets import Budgets
 from app.services.mfa import MfaService
 from app.services.phone import PhoneService
 from app.services.sessions import SessionService
 from app.services.social import SocialService
 from app.services.users import UserService
 from app.sms import SmsSender, sms_sender_for
-
-# Wrong passwords or codes while signed in (re-authentication for sensitive changes).
-REAUTH_ATTEMPTS = 10
-REAUTH_WINDOW = 900
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,7 @@ class Services:
     api_tokens: ApiTokenService
     phones: PhoneService
     social: SocialService
+    budgets: Budgets
     counters: Storage  # rate limits and attempt counts (memory or Redis)
 
     @classmethod
@@ -69,11 +68,12 @@ class Services:
         mail_queue = MailQueue(mailer)
         phones = PhoneService(settings, sms or sms_sender_for(settings))
         registry.register(PhoneProvider(phones))
-        sessions = SessionService(settings, access, RefreshTokens(settings))
+        devices = DeviceCookies(settings.secret)
+        sessions = SessionService(settings, access, RefreshTokens(settings), devices)
         counters = storage_for(settings)
-        reauth = Throttle(counters, REAUTH_ATTEMPTS, REAUTH_WINDOW, "reauth")
-        mfa = MfaService(settings, reauth)
-        social = SocialService(settings, sessions, mfa, registry, counters, http_transport)
+        budgets = Budgets(settings, counters, devices)
+        mfa = MfaService(settings, budgets)
+        social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(
             settings=settings,
             passwords=passwords,
@@ -83,13 +83,14 @@ class Services:
             mail_queue=mail_queue,
             sessions=sessions,
             mfa=mfa,
-            auth=AuthService(settings, registry, sessions, mfa, mail_queue, counters),
+            auth=AuthService(settings, registry, sessions, mfa, mail_queue, budgets),
             users=UserService(settings, passwords, mailer, mail_queue, sessions, phones),
-            account=AccountService(passwords, sessions, reauth, mfa),
+            account=AccountService(passwords, sessions, budgets, mfa),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
             phones=phones,
             social=social,
+            budgets=budgets,
             counters=counters,
         )
 

@@ -7,26 +7,27 @@ from tortoise.transactions import in_transaction
 
 from app.auth import mfa
 from app.auth.secrets import SecretBox
-from app.auth.throttle import Throttle
 from app.config import Settings
 from app.errors import InvalidOtp, InvalidPayload
 from app.models import RecoveryCode, User
 from app.services import audit
+from app.services.budgets import Budgets
 from app.services.client import ClientInfo, now
 
 
 class MfaService:
-    def __init__(self, settings: Settings, reauth: Throttle) -> None:
-        self.reauth = reauth  # wrong codes while signed in count against the account
+    def __init__(self, settings: Settings, budgets: Budgets) -> None:
+        self.budgets = budgets  # every code checked, anywhere, draws on the account's budget
         self.box = SecretBox(settings.secret)
         self.issuer = settings.mfa_issuer
 
-    async def check(self, user: User, otp: str | None) -> None:
+    async def check(self, user: User, otp: str | None, client: ClientInfo) -> None:
         """The sign-in gate: a user with MFA must present a fresh code or a recovery code."""
         if not user.tfa_enabled:
             return
-        if not otp or not await self.accept(user, otp):
+        if not otp:
             raise InvalidOtp()
+        await self.confirm(user, otp, client)
 
     async def accept(self, user: User, otp: str) -> bool:
         if len(otp) > 64 or user.tfa_secret is None:
@@ -58,7 +59,7 @@ class MfaService:
             raise InvalidPayload("Two-factor authentication is already enabled.")
         if not mfa.is_valid_secret(secret):
             raise InvalidPayload("Invalid secret.")
-        async with self.reauth.guard(f"user:{user.id}"):
+        async with self.budgets.known_user_guess(user.id, client):
             step = mfa.matching_step(secret, otp, None)
             if step is None:
                 raise InvalidOtp()
@@ -73,7 +74,7 @@ class MfaService:
     async def disable(self, user: User, otp: str, client: ClientInfo) -> None:
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        await self.confirm(user, otp)
+        await self.confirm(user, otp, client)
         async with in_transaction():
             await User.filter(id=user.id).update(tfa_secret=None, tfa_last_step=None)
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -84,7 +85,7 @@ class MfaService:
         """Ten fresh codes, replacing any earlier ones; shown once, stored hashed."""
         if not user.tfa_enabled:
             raise InvalidPayload("Two-factor authentication is not enabled.")
-        await self.confirm(user, otp)
+        await self.confirm(user, otp, client)
         codes = mfa.new_recovery_codes()
         async with in_transaction():
             await RecoveryCode.filter(user_id=user.id).delete()
@@ -94,8 +95,7 @@ class MfaService:
         await audit.record("tfa.recovery_codes", user_id=user.id, client=client)
         return codes
 
-    async def confirm(self, user: User, otp: str) -> None:
-        """Re-authentication by a fresh code or a recovery code, against the budget."""
-        async with self.reauth.guard(f"user:{user.id}"):
+    async def confirm(self, user: User, otp: str, client: ClientInfo) -> None:
+        async with self.budgets.known_user_guess(user.id, client):
             if not await self.accept(user, otp):
                 raise InvalidOtp()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from app.auth.devices import DeviceCookies
 from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
@@ -31,6 +32,8 @@ class IssuedTokens:
     refresh_token: str
     user: User
     session_id: str
+    # At sign-in: the device cookie to set (app/auth/devices.py); None on refresh.
+    device: str | None = None
 
 
 def check_can_sign_in(user: User) -> None:
@@ -39,10 +42,13 @@ def check_can_sign_in(user: User) -> None:
 
 
 class SessionService:
-    def __init__(self, settings: Settings, access: AccessTokens, refresh: RefreshTokens) -> None:
+    def __init__(
+        self, settings: Settings, access: AccessTokens, refresh: RefreshTokens, devices: DeviceCookies
+    ) -> None:
         self.settings = settings
         self.access = access
         self.refresh_tokens = refresh
+        self.devices = devices
 
     async def open(self, user: User, client: ClientInfo) -> IssuedTokens:
         session_id, seed = str(uuid.uuid4()), new_token(32)
@@ -59,7 +65,8 @@ class SessionService:
         )
         user.last_login_at = now()
         await user.save(update_fields=["last_login_at"])
-        return self._issue(user, session, token)
+        # Every sign-in marks the client as a device of this account (a budget of its own).
+        return replace(self._issue(user, session, token), device=self.devices.remember(client.device, user.id))
 
     async def rotate(self, token: str) -> IssuedTokens:
         """Swap a refresh token for a new pair. The token rotated just before the current one,

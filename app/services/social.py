@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import httpx
 from cryptography.fernet import InvalidToken as BadFlowCookie
-from limits.aio.storage import Storage
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -17,12 +16,11 @@ from app.auth.links import LinkTarget, allowed_target, build_link
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
 from app.auth.secrets import SecretBox, new_token
-from app.auth.throttle import Throttle
 from app.config import Settings, SocialProvider
 from app.errors import (
+    AppError,
     Forbidden,
     InvalidCredentials,
-    InvalidOtp,
     InvalidPayload,
     InvalidProvider,
     InvalidToken,
@@ -38,7 +36,6 @@ log = logging.getLogger("app.social")
 
 FLOW_TTL = 600  # seconds a browser has to come back from the provider
 OTP_TICKET_TTL = 300  # seconds to type the second factor after a social sign-in
-OTP_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,6 @@ class SocialService:
         sessions: SessionService,
         mfa: MfaService,
         registry: ProviderRegistry,
-        counters: Storage,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
@@ -80,7 +76,6 @@ class SocialService:
         self.mfa = mfa
         self.box = SecretBox(settings.secret, purpose="oauth-flow")
         self.tickets = SecretBox(settings.secret, purpose="oauth-otp-ticket")
-        self.otp_attempts = Throttle(counters, OTP_ATTEMPTS, int(OTP_TICKET_TTL), "social-otp")
         self.clients: dict[str, OAuthClient] = {}
         for config in settings.social_providers:
             callback = f"{settings.public_url}/auth/login/{config.name}/callback"
@@ -162,13 +157,13 @@ class SocialService:
         if user is None:
             raise InvalidToken()
         check_can_sign_in(user)
-        key = f"mfa:{user.id}"
-        await self.otp_attempts.check(key)
         try:
-            await self.mfa.check(user, otp)
-        except InvalidOtp:
-            await self.otp_attempts.hit(key)
-            await audit.record("login.failed", user_id=user.id, client=client_info, provider=ticket["provider"])
+            # The account's one budget for codes, the same as at any other sign-in.
+            await self.mfa.check(user, otp, client_info)
+        except AppError as error:
+            await audit.record(
+                "login.failed", user_id=user.id, client=client_info, provider=ticket["provider"], code=error.code
+            )
             raise
         back = self.redirect_target(ticket["provider"], ticket["redirect"])
         issued = await self._signed_in(user, ticket["provider"], client_info)
