@@ -86,10 +86,9 @@ def serve(settings: Settings, reload: bool) -> None:
         http="httptools",
         log_level=settings.log_level,
         reload=reload,
-        # Behind a reverse proxy, X-Forwarded-For gives the client IP used by rate limits,
-        # sessions and the audit trail; never trust it when clients connect directly.
-        proxy_headers=settings.ip_trust_proxy,
-        forwarded_allow_ips="*" if settings.ip_trust_proxy else None,
+        # The app reads X-Forwarded-For itself, trusting only IP_TRUST_PROXY's hops
+        # (app/http/forwarded.py); uvicorn's own rewrite must not run first.
+        proxy_headers=False,
     )
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,18 @@ def parse_duration(value: str) -> float:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+# IP_TRUST_PROXY=true: loopback and the private ranges, where a reverse proxy usually sits.
+PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
+
+def trusted_proxies(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`false`, `true` (PRIVATE_NETWORKS) or a comma list of addresses and CIDRs."""
+    word = value.strip().lower()
+    if word in _BOOL:
+        return tuple(ip_network(n) for n in PRIVATE_NETWORKS) if _BOOL[word] else ()
+    return tuple(ip_network(entry, strict=False) for entry in _csv(value))
 
 
 class _Reader:
@@ -269,7 +282,7 @@ class Settings:
     sms_code_requests_per_hour: int = 5
     social_providers: tuple[SocialProvider, ...] = ()
     login_attempts_per_account: int = 10
-    ip_trust_proxy: bool = False
+    ip_trust_proxy: tuple[IPv4Network | IPv6Network, ...] = ()  # proxies whose X-Forwarded-For hop counts
     login_attempts_window: float = 900
     invite_token_ttl: float = 7 * 86400
 
@@ -392,7 +405,7 @@ class Settings:
             twilio_auth_token=read.optional("TWILIO_AUTH_TOKEN"),
             twilio_from=read.optional("TWILIO_FROM"),
             sms_code_requests_per_hour=read.integer("SMS_CODE_REQUESTS_PER_HOUR", 5, minimum=1),
-            ip_trust_proxy=read.flag("IP_TRUST_PROXY", False),
+            ip_trust_proxy=read._convert("IP_TRUST_PROXY", "false", trusted_proxies),
             login_attempts_per_account=read.integer("LOGIN_ATTEMPTS_PER_ACCOUNT", 10, minimum=0),
             login_attempts_window=read.duration("LOGIN_ATTEMPTS_WINDOW", "15m"),
             social_providers=tuple(_social_provider(read, name.lower()) for name in read.items("AUTH_PROVIDERS")),

@@ -16,6 +16,7 @@ from tortoise import Tortoise
 from app.config import Settings, ensure_sqlite_directory
 from app.http import oauth, pages
 from app.http import routes as rest
+from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
 from app.mail import Mailer
 from app.schema import build_schema
@@ -62,6 +63,10 @@ def create_app(
                 allow_headers=["Authorization", "Content-Type", "X-API-Key"],
             ),
         )
+
+    if settings.ip_trust_proxy:
+        # First of all, so that everything after it sees the client, not the proxy.
+        middleware.insert(0, Middleware(ClientAddress, trusted=settings.ip_trust_proxy))
 
     app = Starlette(
         routes=[
