@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -40,8 +41,80 @@ async def test_too_many_aliases_are_refused(api: Api) -> None:
 
 
 async def test_deep_queries_are_refused(api: Api) -> None:
-    deep = "{ __schema { types { fields { type { " + "ofType { " * 6 + "name" + " }" * 10 + " }"
+    deep = "{ " + "a { " * 11 + "b" + " }" * 12
     assert codes(await api.gql(deep)) == ["QUERY_TOO_COMPLEX"]
+    # Through fragments too, each one level deeper than the last.
+    chain = "query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ a {{ ...F{i + 1} }} }}" for i in range(11))
+    assert codes(await api.gql(chain + " fragment F11 on Query { b }")) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_the_depth_limit_counts_real_fields(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(GRAPHQL_MAX_DEPTH="3") as api:
+        # Three levels run (and are refused for want of a session); four do not.
+        assert codes(await api.gql("{ users_me_sessions { pageInfo { hasNextPage } } }")) == ["FORBIDDEN"]
+        assert codes(await api.gql("{ users_me_sessions { edges { node { id } } } }")) == ["QUERY_TOO_COMPLEX"]
+
+
+def _doubling(levels: int, leaf: str = "__typename", top: str = "query") -> str:
+    """`levels` fragments, each spreading the next twice: 866 bytes at 21 levels, two
+    million leaves once expanded."""
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"{top} {{ ...F0 }} {fragments} fragment F{levels} on Query {{ {leaf} }}"
+
+
+async def test_a_fragment_bomb_is_refused_at_once_and_health_still_answers(api: Api) -> None:
+    bomb = _doubling(21)
+    assert len(bomb) < 1000
+    started = time.perf_counter()
+    request = asyncio.create_task(api.gql(bomb))
+    await asyncio.sleep(0)
+    health = await api.http.get("/health")
+    # A loose bound, a sanity check: before the caps this took 7.8 s, /health waiting.
+    assert health.status_code == 200 and time.perf_counter() - started < 1
+    assert codes(await request) == ["QUERY_TOO_COMPLEX"]
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(_doubling(21, leaf="a: __typename"), id="aliases through doubling fragments"),
+        pytest.param(_doubling(21, top="mutation", leaf="__typename"), id="mutation"),
+        # Few enough to pass the old alias and depth rules, but thousands of selections.
+        pytest.param(_doubling(12), id="selections"),
+        pytest.param("{ users_me { " + " ".join(["...U"] * 101) + " } } fragment U on User { id }", id="wide spreads"),
+        pytest.param("{ " + "__typename " * 2001 + "}", id="tokens"),
+        # The parser stops at the cap: a megabyte costs what 2000 tokens do.
+        pytest.param("{ " + "__typename " * 100_000 + "}", id="a megabyte"),
+    ],
+)
+async def test_documents_beyond_the_caps_are_too_complex(api: Api, document: str) -> None:
+    started = time.perf_counter()
+    result = await api.gql(document)
+    assert codes(result) and set(codes(result)) == {"QUERY_TOO_COMPLEX"}, result
+    assert time.perf_counter() - started < 1
+
+
+async def test_fragment_cycles_are_refused_quickly(api: Api) -> None:
+    levels = 21
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    cycle = f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ ...F0 __typename }}"
+    started = time.perf_counter()
+    assert set(codes(await api.gql(cycle))) <= {"QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION"}
+    assert codes(await api.gql("query { ...A } fragment A on Query { ...B ...B } fragment B on Query { ...A ...A }"))
+    assert time.perf_counter() - started < 1
+
+
+async def test_documents_within_the_caps_still_answer(api: Api) -> None:
+    # Hundreds of same-named fields take graphql-core a while (it compares them
+    # pairwise); the answer comes, and /health meanwhile.
+    near = "{ " + "__typename " * 600 + "}"
+    request = asyncio.create_task(api.gql(near))
+    await asyncio.sleep(0)
+    assert (await api.http.get("/health")).status_code == 200
+    assert (await request) == {"data": {"__typename": "Query"}}
+    spreads = "{ users_me { " + " ".join(["...U"] * 100) + " } } fragment U on User { id }"
+    assert (await api.gql(spreads)) == {"data": {"users_me": None}}
 
 
 async def test_recursive_fragments_do_not_hang(api: Api) -> None:

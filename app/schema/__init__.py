@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -15,7 +15,8 @@ from app.config import Settings
 from app.schema.account import AccountMutation, AccountQuery
 from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
-from app.schema.extensions import ErrorCodes, limit_rules
+from app.schema.extensions import CREDENTIAL_MUTATIONS, ErrorCodes, Validation, Validator
+from app.schema.limits import Limits
 from app.schema.social import SocialMutation, SocialQuery
 from app.schema.types import SCALARS, ApiTokenInfo, Session, User
 from app.schema.users import RegistrationMutation, UserMutation, UserQuery
@@ -46,16 +47,18 @@ def config() -> StrawberryConfig:
 
 
 def extensions(settings: Settings) -> list:  # type: ignore[type-arg]
-    rules = limit_rules(settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_auth_operations)
-    # Factories: Strawberry builds fresh extension instances per request; the parser and
-    # validation caches themselves live at module level and are shared.
-    chosen = [
-        ErrorCodes,
-        lambda: AddValidationRules(rules),
-        # Parsing and validating cost ten times a small query's execution; cache both.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-    ]
+    limits = Limits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_auth_operations=settings.graphql_max_auth_operations,
+        credential_fields=CREDENTIAL_MUTATIONS,
+        introspection=settings.graphql_introspection,
+    )
+    # Parsing and validating cost ten times a small query's execution; Validation caches
+    # both (the validator's cache lives with this schema).
+    validator = Validator(limits, maxsize=512)
+    # Factories: Strawberry builds fresh extension instances per request.
+    chosen = [ErrorCodes, lambda: Validation(validator)]
     if not settings.graphql_introspection:
         chosen.append(DisableIntrospection)
     return chosen

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from functools import lru_cache
 
-from graphql import (
-    ASTValidationRule,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
-)
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, parse, validate
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from app.errors import GRAPHQL_VALIDATION, AppError, InternalServerError, QueryTooComplex, from_exception
+from app.schema.limits import MAX_TOKENS, Limits, check
 
 log = logging.getLogger("app.graphql")
 
@@ -42,6 +37,10 @@ CREDENTIAL_MUTATIONS = frozenset(
         "users_register_verify",
     }
 )
+
+
+# What graphql-core's parser says when it stops at `max_tokens`.
+_TOKEN_CAP_MESSAGE = f"Document contains more than {MAX_TOKENS} tokens."
 
 
 class ErrorCodes(SchemaExtension):
@@ -70,96 +69,110 @@ class ErrorCodes(SchemaExtension):
         if error.extensions and "code" in error.extensions:
             return error
         if error.path is None:
-            # Parse, validation and variable coercion errors: the document's fault.
+            # Parse, validation and variable coercion errors: the document's fault; the
+            # parser's token cap is one of the request limits.
+            too_long = isinstance(error, GraphQLSyntaxError) and _TOKEN_CAP_MESSAGE in error.message
             return GraphQLError(
                 error.message,
                 nodes=error.nodes,
                 source=error.source,
                 positions=error.positions,
-                extensions={"code": GRAPHQL_VALIDATION},
+                extensions={"code": QueryTooComplex.code if too_long else GRAPHQL_VALIDATION},
             )
         log.error("error in %s", ".".join(map(str, error.path)))
         coded = from_exception(original) if original is not None else InternalServerError()
         return GraphQLError(coded.message, nodes=error.nodes, path=error.path, extensions=coded.extensions)
 
 
-def limit_rules(max_depth: int, max_aliases: int, max_auth_operations: int) -> list[type[ASTValidationRule]]:
-    """Validation rules for section 7's limits; each failure is QUERY_TOO_COMPLEX."""
-
-    def too_complex(context: ValidationContext, message: str, node: Any) -> None:
-        context.report_error(GraphQLError(message, node, extensions={"code": QueryTooComplex.code}))
-
-    class DocumentLimits(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fragments = {
-                d.name.value: d for d in self.context.document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
-            depth = _depth(node.selection_set, fragments, set())
-            if depth > max_depth:
-                too_complex(self.context, f"Query depth {depth} exceeds the limit of {max_depth}.", node)
-            aliases = _aliases(node.selection_set, fragments, set())
-            if aliases > max_aliases:
-                too_complex(self.context, f"{aliases} aliases exceed the limit of {max_aliases}.", node)
-            if node.operation == OperationType.MUTATION:
-                count = sum(
-                    1
-                    for f in _root_fields(node.selection_set, fragments, set())
-                    if f.name.value in CREDENTIAL_MUTATIONS
-                )
-                if count > max_auth_operations:
-                    too_complex(
-                        self.context,
-                        f"At most {max_auth_operations} sign-in or credential operation(s) per request.",
-                        node,
-                    )
-
-    return [DocumentLimits]
+# Documents within the caps still vary: most validate in well under a millisecond, but a
+# document near the caps can take graphql-core a tenth of a second or more (same-named
+# fields are compared pairwise). Those validate on this one thread, so they neither hold
+# the event loop nor, several at once, crowd it out of the interpreter lock.
+INLINE_VALIDATION_SELECTIONS = 200
+# The caches keep no query text longer than this (a few long tokens or string literals
+# pass the token cap): 512 entries stay a few megabytes at most.
+CACHED_QUERY_LENGTH = 8_192
+_validation_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphql-validation")
 
 
-def _depth(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> int:
-    if selection_set is None:
-        return 0
-    deepest = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, seen))
-        elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(selection.selection_set, fragments, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                deepest = max(deepest, _depth(fragments[name].selection_set, fragments, seen | {name}))
-    return deepest
+class Validator:
+    """Validation of one schema's documents: the limits first, in one linear pass, then
+    graphql-core's rules, whose answers are cached by query text."""
+
+    def __init__(self, limits: Limits, *, maxsize: int = 512) -> None:
+        self.limits = limits
+        self.maxsize = maxsize
+        self.cache: OrderedDict[tuple[str, tuple[type[ASTValidationRule], ...]], list[GraphQLError]] = OrderedDict()
+
+    async def validate(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+        query: str | None,
+    ) -> list[GraphQLError]:
+        key = (query, rules) if query is not None and len(query) <= CACHED_QUERY_LENGTH else None
+        if key is not None and key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        errors, selections = check(document, self.limits)
+        if not errors:
+            rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+            if selections <= INLINE_VALIDATION_SELECTIONS:
+                errors = self._graphql_core(schema, document, rules)
+            else:
+                loop = asyncio.get_running_loop()
+                errors = await loop.run_in_executor(_validation_thread, self._graphql_core, schema, document, rules)
+        if key is not None:
+            self.cache[key] = errors
+            if len(self.cache) > self.maxsize:
+                self.cache.popitem(last=False)
+        return errors
+
+    def _graphql_core(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        return validate(schema, document, rules)
 
 
-def _aliases(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
-) -> int:
-    if selection_set is None:
-        return 0
-    count = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            count += (selection.alias is not None) + _aliases(selection.selection_set, fragments, seen)
-        elif isinstance(selection, InlineFragmentNode):
-            count += _aliases(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                # Counted at every spread: a fragment spread ten times costs ten times.
-                count += _aliases(fragments[name].selection_set, fragments, seen | {name})
-    return count
+def _parse(query: str) -> DocumentNode:
+    # The parser stops at the cap: a huge document is refused for the price of
+    # MAX_TOKENS tokens.
+    if len(query) > CACHED_QUERY_LENGTH:
+        return parse(query, max_tokens=MAX_TOKENS)
+    return _cached_parse(query)
 
 
-def _root_fields(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
-) -> Iterator[FieldNode]:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                yield from _root_fields(fragments[name].selection_set, fragments, seen | {name})
+@lru_cache(maxsize=512)
+def _cached_parse(query: str) -> DocumentNode:
+    return parse(query, max_tokens=MAX_TOKENS)
+
+
+class Validation(SchemaExtension):
+    """Parsing with the token cap (cached by query text), then the Validator, in place of
+    Strawberry's own steps: its validation has no limits pass."""
+
+    def __init__(self, validator: Validator) -> None:
+        self.validator = validator
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = MAX_TOKENS
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            # A document that does not parse is left to Strawberry, which parses it
+            # again (with the same cap) where its error is reported like any other;
+            # raised from here, it would bypass ErrorCodes.
+            with suppress(GraphQLError):
+                context.graphql_document = _parse(context.query)
+        yield
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            context.pre_execution_errors = await self.validator.validate(
+                context.schema._schema, context.graphql_document, context.validation_rules, context.query
+            )
+        yield
