@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import Api, codes
+from tests.conftest import Api, codes, make_settings, running_app
 
 
 async def test_alias_batching_of_logins_is_refused(api: Api) -> None:
@@ -144,6 +144,31 @@ async def test_graphiql_and_introspection_can_be_switched_off(app_with) -> None:
         assert "graphiql" not in page.text.lower()
         assert set(codes(await api.gql("{ __schema { types { name } } }"))) == {"GRAPHQL_VALIDATION"}
         assert (await api.gql("{ __typename }")) == {"data": {"__typename": "Query"}}
+
+
+PRODUCTION = {"ENV": "production", "SECRET": "s" * 40, "PUBLIC_URL": "https://auth.example.com"}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ users_mee { id } }", {}),
+        ("{ users_me { emial } }", {}),
+        ("mutation { auth_logout(mdoe: json) }", {}),
+        ("mutation { auth_logout(mode: jsn) }", {}),
+        ("mutation($m: auth_mod) { auth_logout(mode: $m) }", {}),
+        ("mutation($m: auth_mode) { auth_logout(mode: $m) }", {"m": "jsn"}),
+        ("{ users(filter: {rol: admin}) { totalCount } }", {}),
+    ],
+)
+async def test_production_answers_do_not_suggest_names(query: str, variables: dict[str, str]) -> None:
+    async with running_app(make_settings()) as api:
+        development = await api.gql(query, variables)
+    assert "Did you mean" in str(development), development
+    async with running_app(make_settings(**PRODUCTION)) as api:
+        production = await api.gql(query, variables)
+    assert codes(production) and set(codes(production)) == {"GRAPHQL_VALIDATION"}
+    assert "Did you mean" not in str(production), production
 
 
 def _redis_up() -> bool:

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.schema.account import AccountMutation, AccountQuery
 from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
-from app.schema.extensions import CREDENTIAL_MUTATIONS, ErrorCodes, Validation, Validator
+from app.schema.extensions import CREDENTIAL_MUTATIONS, ErrorCodes, QuietExecutionContext, Validation, Validator
 from app.schema.limits import Limits
 from app.schema.social import SocialMutation, SocialQuery
 from app.schema.types import SCALARS, ApiTokenInfo, Session, User
@@ -56,12 +56,18 @@ def extensions(settings: Settings) -> list:  # type: ignore[type-arg]
     )
     # Parsing and validating cost ten times a small query's execution; Validation caches
     # both (the validator's cache lives with this schema).
-    validator = Validator(limits, maxsize=512)
+    validator = Validator(limits, hide_suggestions=settings.production, maxsize=512)
     # Factories: Strawberry builds fresh extension instances per request.
     chosen = [ErrorCodes, lambda: Validation(validator)]
     if not settings.graphql_introspection:
         chosen.append(DisableIntrospection)
     return chosen
+
+
+def execution_context_class(settings: Settings | None) -> type[QuietExecutionContext] | None:
+    # Production hides "Did you mean …?" in validation (the Validator) and here, in the
+    # coercion of variables.
+    return QuietExecutionContext if settings and settings.production else None
 
 
 class Schema(strawberry.Schema):
@@ -80,4 +86,5 @@ def build_schema(
         types=[User, Session, ApiTokenInfo],
         config=config(),
         extensions=extensions(settings) if settings else [],
+        execution_context_class=execution_context_class(settings),
     )

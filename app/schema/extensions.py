@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from functools import lru_cache
+from typing import Any
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, parse, validate
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -99,8 +101,10 @@ class Validator:
     """Validation of one schema's documents: the limits first, in one linear pass, then
     graphql-core's rules, whose answers are cached by query text."""
 
-    def __init__(self, limits: Limits, *, maxsize: int = 512) -> None:
+    def __init__(self, limits: Limits, *, hide_suggestions: bool, maxsize: int = 512) -> None:
         self.limits = limits
+        # Production answers do not name the fields a client might have meant.
+        self.hide_suggestions = hide_suggestions
         self.maxsize = maxsize
         self.cache: OrderedDict[tuple[str, tuple[type[ASTValidationRule], ...]], list[GraphQLError]] = OrderedDict()
 
@@ -132,7 +136,7 @@ class Validator:
     def _graphql_core(
         self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
-        return validate(schema, document, rules)
+        return validate(schema, document, rules, hide_suggestions=self.hide_suggestions)
 
 
 def _parse(query: str) -> DocumentNode:
@@ -150,7 +154,7 @@ def _cached_parse(query: str) -> DocumentNode:
 
 class Validation(SchemaExtension):
     """Parsing with the token cap (cached by query text), then the Validator, in place of
-    Strawberry's own steps: its validation has no limits pass."""
+    Strawberry's own steps: its validation has no limits pass and cannot hide suggestions."""
 
     def __init__(self, validator: Validator) -> None:
         self.validator = validator
@@ -176,3 +180,13 @@ class Validation(SchemaExtension):
                 context.schema._schema, context.graphql_document, context.validation_rules, context.query
             )
         yield
+
+
+class QuietExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Execution whose variable coercion errors do not suggest names ("Did you mean
+    'json'?"): in production, where introspection is off, they would reveal the schema."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)

@@ -8,7 +8,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from app.config import Settings
-from app.schema import SHARED_MUTATIONS, SHARED_QUERIES, Schema, config, extensions
+from app.schema import SHARED_MUTATIONS, SHARED_QUERIES, Schema, config, execution_context_class, extensions
 from app.schema.context import Context
 from app.schema.types import (
     AuthProviderAuth0,
@@ -107,4 +107,5 @@ def build_relay_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[User, Node],
         config=config(),
         extensions=extensions(settings) if settings else [],
+        execution_context_class=execution_context_class(settings),
     )
