@@ -87,10 +87,12 @@ class ErrorCodes(SchemaExtension):
 
 
 # Documents within the caps still vary: most validate in well under a millisecond, but a
-# document near the caps can take graphql-core a tenth of a second or more (same-named
-# fields are compared pairwise). Those validate on this one thread, so they neither hold
-# the event loop nor, several at once, crowd it out of the interpreter lock.
-INLINE_VALIDATION_SELECTIONS = 200
+# document near the caps can take graphql-core a few tenths of a second (same-named
+# fields are compared pairwise, long list literals checked item by item). All but small
+# documents validate on this one thread, so they neither hold the event loop nor, several
+# at once, crowd it out of the interpreter lock.
+INLINE_VALIDATION_SELECTIONS = 100
+INLINE_VALIDATION_LENGTH = 1_000
 # The caches keep no query text longer than this (a few long tokens or string literals
 # pass the token cap): 512 entries stay a few megabytes at most.
 CACHED_QUERY_LENGTH = 8_192
@@ -122,7 +124,8 @@ class Validator:
         errors, selections = check(document, self.limits)
         if not errors:
             rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
-            if selections <= INLINE_VALIDATION_SELECTIONS:
+            small = selections <= INLINE_VALIDATION_SELECTIONS and len(query or "") <= INLINE_VALIDATION_LENGTH
+            if small:
                 errors = self._graphql_core(schema, document, rules)
             else:
                 loop = asyncio.get_running_loop()
