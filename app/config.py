@@ -1,8 +1,15 @@
-"""Configuration, read once from the environment and `.env`.
+"""Configuration: every setting declared once, read from the environment and `.env`.
 
-Only this module reads the environment. `Settings.from_env()` validates every value and
-raises `ConfigError` naming the variable, so a typo stops start-up instead of surfacing
-later as a strange 500.
+Each setting is one pydantic field: its type, its default, the contract's variable name (the
+alias) and a one-line description, from which the README's table is generated
+(`make docs`). The fields are grouped by concern in small classes that `Settings` combines,
+so the rest of the app keeps flat access (`settings.access_token_ttl`).
+
+Only this module (with its machinery in `app/config_values.py`) reads the environment, and
+only when asked: `Settings.from_env()`, or the `TORTOISE_ORM` attribute that the `tortoise`
+command line looks up. A malformed value raises
+`ConfigError` naming the variable and the value, so a typo stops start-up instead of
+surfacing later as a strange 500.
 """
 
 from __future__ import annotations
@@ -10,140 +17,41 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from starlette.config import Config, EnvironError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from starlette.config import Config
 
-ENV_FILE = ".env"
+from app.config_values import (
+    Csv,
+    Duration,
+    Environment,
+    Flag,
+    LogLevel,
+    Milliseconds,
+    Networks,
+    Role,
+    SameSite,
+    Stripped,
+    explain,
+    parse_duration,
+    process_environment,
+    shown,
+)
+
+__all__ = ["ConfigError", "CookieSettings", "Settings", "SocialProvider", "parse_duration", "tortoise_config"]
 
 
 class ConfigError(Exception):
     """A configuration value is missing or malformed."""
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-# Directus's pino levels and Python's names, as the Python level they mean.
-_LOG_LEVELS = {
-    "trace": "debug",
-    "debug": "debug",
-    "info": "info",
-    "warn": "warning",
-    "warning": "warning",
-    "error": "error",
-    "fatal": "critical",
-    "silent": "critical",
-}
-_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
-
-
-def parse_duration(value: str) -> float:
-    """`15m`, `7d`, `10s`, `500ms` or plain seconds, as seconds."""
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 900, 15m, 7d)")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-# IP_TRUST_PROXY=true: loopback and the private ranges, where a reverse proxy usually sits.
-PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
-
-
-def trusted_proxies(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
-    """`false`, `true` (PRIVATE_NETWORKS) or a comma list of addresses and CIDRs."""
-    word = value.strip().lower()
-    if word in _BOOL:
-        return tuple(ip_network(n) for n in PRIVATE_NETWORKS) if _BOOL[word] else ()
-    return tuple(ip_network(entry, strict=False) for entry in _csv(value))
-
-
-class _Reader:
-    """Typed access to `starlette.config.Config` that names the variable on any error."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-
-    def raw(self, name: str, default: str | None = None) -> str | None:
-        try:
-            value: object = self.config(name, default=default)
-        except EnvironError:  # pragma: no cover - starlette raises only without default
-            return default
-        return None if value is None else str(value)
-
-    def text(self, name: str, default: str) -> str:
-        return self.raw(name, default) or default
-
-    def optional(self, name: str) -> str | None:
-        value = self.raw(name)
-        return value if value not in (None, "") else None
-
-    def _convert(self, name: str, default: str, convert: Any) -> Any:
-        value = self.text(name, default)
-        try:
-            return convert(value)
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(f"{name}: invalid value {value!r}: {exc}") from None
-
-    def flag(self, name: str, default: bool) -> bool:
-        return bool(self._convert(name, "true" if default else "false", lambda v: _BOOL[v.strip().lower()]))
-
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        number = int(self._convert(name, f"{default}", int))
-        if number < minimum:
-            raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
-        return number
-
-    def duration(self, name: str, default: str) -> float:
-        return float(self._convert(name, default, parse_duration))
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value: str = self.text(name, default).strip()
-        if value not in choices:
-            raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def items(self, name: str) -> tuple[str, ...]:
-        return _csv(self.text(name, ""))
-
-
-@dataclass(frozen=True)
-class CookieSettings:
-    name: str
-    secure: bool
-    same_site: str
-    domain: str | None
-
-
-@dataclass(frozen=True)
-class SocialProvider:
-    """One entry of AUTH_PROVIDERS, from Directus's AUTH_<NAME>_* variables."""
-
-    name: str
-    driver: str  # openid | oauth2
-    client_id: str
-    client_secret: str = field(default="", repr=False)
-    issuer_url: str | None = None
-    authorize_url: str | None = None
-    access_url: str | None = None
-    profile_url: str | None = None
-    scope: str = "openid email profile"
-    identifier_key: str = "sub"
-    email_key: str = "email"
-    allow_public_registration: bool = False
-    default_role: str = "user"
-    redirect_allow_list: tuple[str, ...] = ()
-    icon: str | None = None
-    label: str | None = None
-    # GitHub hides private addresses from /user; its /user/emails lists them with "verified".
-    emails_url: str | None = None
-
+# --- social providers: AUTH_<NAME>_* ----------------------------------------------------------
 
 # Well-known endpoints, used when only the client id and secret are given.
 PRESETS: dict[str, dict[str, str]] = {
@@ -163,128 +71,492 @@ PRESETS: dict[str, dict[str, str]] = {
 }
 
 
-def _social_provider(read: _Reader, name: str) -> SocialProvider:
-    prefix = f"AUTH_{name.upper()}_"
-    preset = dict(PRESETS.get(name, {}))
-    if name == "auth0" and (domain := read.optional(prefix + "DOMAIN")):
-        preset["issuer_url"] = f"https://{domain.removeprefix('https://').rstrip('/')}/"
+def _openid(data: dict[str, Any]) -> bool:
+    return data.get("driver") == "openid"
 
-    def text(key: str, default: str | None = None) -> str | None:
-        return read.optional(prefix + key) or preset.get(key.lower(), default)
 
-    driver = text("DRIVER")
-    if driver not in ("openid", "oauth2"):
-        raise ConfigError(f"{prefix}DRIVER: must be openid or oauth2 for provider {name!r}")
-    client_id = text("CLIENT_ID")
-    if not client_id:
-        raise ConfigError(f"{prefix}CLIENT_ID: required for provider {name!r}")
-    required = ("ISSUER_URL",) if driver == "openid" else ("AUTHORIZE_URL", "ACCESS_URL", "PROFILE_URL")
-    for key in required:
-        if not text(key):
-            hint = " (or AUTH_AUTH0_DOMAIN)" if name == "auth0" else ""
-            raise ConfigError(f"{prefix}{key}: required for the {driver} provider {name!r}{hint}")
-    role = read.choice(prefix + "DEFAULT_ROLE", read.text("DEFAULT_ROLE", "user"), ("admin", "user", "guest"))
-    return SocialProvider(
-        name=name,
-        driver=driver,
-        client_id=client_id,
-        client_secret=text("CLIENT_SECRET") or "",
-        issuer_url=text("ISSUER_URL"),
-        authorize_url=text("AUTHORIZE_URL"),
-        access_url=text("ACCESS_URL"),
-        profile_url=text("PROFILE_URL"),
-        emails_url=text("EMAILS_URL"),
-        scope=text("SCOPE", "openid email profile" if driver == "openid" else "email") or "",
-        identifier_key=text("IDENTIFIER_KEY", "sub" if driver == "openid" else "email") or "",
-        email_key=text("EMAIL_KEY", "email") or "email",
-        allow_public_registration=read.flag(prefix + "ALLOW_PUBLIC_REGISTRATION", False),
-        default_role=role,
-        redirect_allow_list=read.items(prefix + "REDIRECT_ALLOW_LIST"),
-        icon=text("ICON"),
-        label=text("LABEL", name.title()),
+class SocialProvider(BaseModel):
+    """Each provider named in `AUTH_PROVIDERS`, from its `AUTH_<NAME>_*` variables."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str  # from AUTH_PROVIDERS, lower case
+    driver: Literal["openid", "oauth2"] = Field(
+        alias="DRIVER",
+        description="`openid` or `oauth2`; `google`, `github` and `auth0` come with their driver and URLs",
+        json_schema_extra=shown("required"),
+    )
+    client_id: str = Field(alias="CLIENT_ID", min_length=1, description="the client id registered with the provider")
+    client_secret: str = Field("", alias="CLIENT_SECRET", repr=False, description="the client secret")
+    domain: str | None = Field(None, alias="DOMAIN", description="`auth0` only: the tenant domain, for the issuer")
+    issuer_url: str | None = Field(None, alias="ISSUER_URL", description="`openid`: the issuer (discovery document)")
+    authorize_url: str | None = Field(None, alias="AUTHORIZE_URL", description="`oauth2`: authorization endpoint")
+    access_url: str | None = Field(None, alias="ACCESS_URL", description="`oauth2`: token endpoint")
+    profile_url: str | None = Field(None, alias="PROFILE_URL", description="`oauth2`: user profile endpoint")
+    # GitHub hides private addresses from /user; its /user/emails lists them with "verified".
+    emails_url: str | None = Field(None, alias="EMAILS_URL", description="`oauth2`: a list of verified addresses")
+    scope: str = Field(
+        default_factory=lambda d: "openid email profile" if _openid(d) else "email",
+        alias="SCOPE",
+        description="scopes to request",
+        json_schema_extra=shown("`openid email profile` (openid), `email` (oauth2)"),
+    )
+    identifier_key: str = Field(
+        default_factory=lambda d: "sub" if _openid(d) else "email",
+        alias="IDENTIFIER_KEY",
+        description="profile field that identifies the user at the provider",
+        json_schema_extra=shown("`sub` (openid), `email` (oauth2)"),
+    )
+    email_key: str = Field("email", alias="EMAIL_KEY", description="profile field holding the email address")
+    allow_public_registration: Flag = Field(
+        False, alias="ALLOW_PUBLIC_REGISTRATION", description="create accounts for unknown users"
+    )
+    default_role: Role = Field(
+        alias="DEFAULT_ROLE", description="role of accounts it creates", json_schema_extra=shown("`DEFAULT_ROLE`")
+    )
+    redirect_allow_list: Csv = Field(
+        (), alias="REDIRECT_ALLOW_LIST", description="comma list of URLs the flow may return to"
+    )
+    icon: str | None = Field(None, alias="ICON", description="icon name shown to clients")
+    label: str | None = Field(
+        default_factory=lambda d: str(d.get("name", "")).title(),
+        alias="LABEL",
+        description="display name",
+        json_schema_extra=shown("the name, capitalised"),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        """Well-known providers' endpoints, where the variables leave them unset."""
+        if not isinstance(data, dict):
+            return data
+        preset = {key.upper(): value for key, value in PRESETS.get(data.get("name", ""), {}).items()}
+        if data.get("name") == "auth0" and (domain := data.get("DOMAIN")):
+            preset["ISSUER_URL"] = f"https://{str(domain).removeprefix('https://').rstrip('/')}/"
+        return {**preset, **data}
+
+    @model_validator(mode="after")
+    def _endpoints(self) -> SocialProvider:
+        prefix = f"AUTH_{self.name.upper()}_"
+        required = ("issuer_url",) if self.driver == "openid" else ("authorize_url", "access_url", "profile_url")
+        for key in required:
+            if not getattr(self, key):
+                hint = " (or AUTH_AUTH0_DOMAIN)" if self.name == "auth0" else ""
+                raise ValueError(f"{prefix}{key.upper()}: required for the {self.driver} provider {self.name!r}{hint}")
+        return self
+
+
+# --- the settings, by concern -------------------------------------------------------------------
+# pydantic validates fields base by base from the right of `Settings`'s bases, so a later
+# group's computed defaults can use an earlier group's values (`env`, `public_url`, `default_role`).
+
+
+class ServerSettings(BaseModel):
+    """Server"""
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", alias="ENV", description="`development`, `production` or `test`"
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", alias="PUBLIC_URL", description="the URL clients reach this server at; token issuer"
+    )
+    host: str = Field("127.0.0.1", alias="HOST", description="address to listen on")
+    port: int = Field(8000, alias="PORT", ge=1, description="port to listen on")
+    database_url: str = Field(
+        "sqlite://./data/app.db", alias="DATABASE_URL", description="`sqlite://path` or `postgres://user@host:5432/db`"
+    )
+    secret: str = Field(
+        "",
+        alias="SECRET",
+        repr=False,
+        description="signs tokens and encrypts TOTP secrets (at least 32 characters); required when ENV=production",
+        json_schema_extra=shown("generated once into `./data/secret`"),
+    )
+    log_level: LogLevel = Field(
+        "info", alias="LOG_LEVEL", description="`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            if info.data.get("env") == "production":
+                raise ValueError("required when ENV=production")
+            return _local_secret()
+        if len(value) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
+def _https(data: dict[str, Any]) -> bool:
+    return str(data.get("public_url", "")).startswith("https://")
+
+
+class TokenSettings(BaseModel):
+    """Tokens and cookies"""
+
+    access_token_ttl: Duration = Field(15 * 60, alias="ACCESS_TOKEN_TTL", description="lifetime of an access token")
+    refresh_token_ttl: Duration = Field(7 * 86400, alias="REFRESH_TOKEN_TTL", description="lifetime of a session")
+    refresh_token_reuse_interval: Duration = Field(
+        10,
+        alias="REFRESH_TOKEN_REUSE_INTERVAL",
+        description="a rotated refresh token still works this long; later reuse revokes the session",
+    )
+    access_token_alg: Annotated[Literal["HS256", "ES256", "RS256"], Stripped] = Field(
+        "HS256", alias="ACCESS_TOKEN_ALG", description="`HS256` (with SECRET), `ES256` or `RS256`"
+    )
+    access_token_private_key: str | None = Field(
+        None, alias="ACCESS_TOKEN_PRIVATE_KEY", repr=False, description="PEM key for `ES256` / `RS256`"
+    )
+    access_token_audience: str = Field(
+        "authenticated", alias="ACCESS_TOKEN_AUDIENCE", description="`aud` claim of access tokens"
+    )
+    access_token_query_param: Flag = Field(
+        False, alias="ACCESS_TOKEN_QUERY_PARAM", description="also accept the access token as `?access_token=`"
+    )
+    refresh_token_cookie_name: str = Field(
+        "refresh_token", alias="REFRESH_TOKEN_COOKIE_NAME", description="cookie of the `cookie` mode"
+    )
+    refresh_token_cookie_secure: Flag = Field(
+        default_factory=_https,
+        alias="REFRESH_TOKEN_COOKIE_SECURE",
+        description="`Secure` attribute",
+        json_schema_extra=shown("`true` when PUBLIC_URL is https"),
+    )
+    refresh_token_cookie_same_site: SameSite = Field(
+        "lax", alias="REFRESH_TOKEN_COOKIE_SAME_SITE", description="`lax`, `strict` or `none` (needs Secure)"
+    )
+    refresh_token_cookie_domain: str | None = Field(
+        None, alias="REFRESH_TOKEN_COOKIE_DOMAIN", description="`Domain` attribute"
+    )
+    session_cookie_name: str = Field(
+        "session_token", alias="SESSION_COOKIE_NAME", description="cookie of the `session` mode"
+    )
+    session_cookie_secure: Flag = Field(
+        default_factory=_https,
+        alias="SESSION_COOKIE_SECURE",
+        description="`Secure` attribute",
+        json_schema_extra=shown("`true` when PUBLIC_URL is https"),
+    )
+    session_cookie_same_site: SameSite = Field(
+        "lax", alias="SESSION_COOKIE_SAME_SITE", description="`lax`, `strict` or `none` (needs Secure)"
+    )
+    session_cookie_domain: str | None = Field(None, alias="SESSION_COOKIE_DOMAIN", description="`Domain` attribute")
+
+    @model_validator(mode="after")
+    def _token_rules(self) -> TokenSettings:
+        if self.access_token_alg != "HS256" and not self.access_token_private_key:
+            raise ValueError(f"ACCESS_TOKEN_PRIVATE_KEY: required when ACCESS_TOKEN_ALG={self.access_token_alg}")
+        for prefix, same_site, secure in (
+            ("REFRESH_TOKEN", self.refresh_token_cookie_same_site, self.refresh_token_cookie_secure),
+            ("SESSION", self.session_cookie_same_site, self.session_cookie_secure),
+        ):
+            if same_site == "none" and not secure:
+                # Browsers drop SameSite=None cookies that are not Secure.
+                raise ValueError(f"{prefix}_COOKIE_SAME_SITE: none needs {prefix}_COOKIE_SECURE=true (https)")
+        return self
+
+
+class AccountSettings(BaseModel):
+    """Accounts"""
+
+    admin_email: str | None = Field(None, alias="ADMIN_EMAIL", description="admin created by `make run`; unset: none")
+    admin_password: str | None = Field(None, alias="ADMIN_PASSWORD", repr=False, description="that admin's password")
+    public_registration: Flag = Field(True, alias="PUBLIC_REGISTRATION", description="anyone may sign up")
+    email_verification: Flag = Field(
+        False, alias="EMAIL_VERIFICATION", description="new accounts confirm their address before signing in"
+    )
+    default_role: Role = Field("user", alias="DEFAULT_ROLE", description="role of new accounts")
+    mfa_issuer: str = Field("GraphQL Auth", alias="MFA_ISSUER", description="issuer shown by authenticator apps")
+
+
+class PasswordSettings(BaseModel):
+    """Passwords"""
+
+    password_min_length: int = Field(8, alias="PASSWORD_MIN_LENGTH", ge=1, description="shortest password accepted")
+    password_max_length: int = Field(256, alias="PASSWORD_MAX_LENGTH", ge=1, description="longest password accepted")
+    password_hash: Literal["argon2id", "bcrypt"] = Field(
+        "argon2id",
+        alias="PASSWORD_HASH",
+        description="hash for new passwords; other passlib hashes still verify and are upgraded on sign-in",
+    )
+    argon2_memory_cost: int = Field(
+        19456, alias="PASSWORD_ARGON2_MEMORY_COST", ge=8, description="argon2id memory, KiB (OWASP)"
+    )
+    argon2_time_cost: int = Field(2, alias="PASSWORD_ARGON2_TIME_COST", ge=1, description="argon2id iterations")
+    argon2_parallelism: int = Field(1, alias="PASSWORD_ARGON2_PARALLELISM", ge=1, description="argon2id lanes")
+    password_hash_concurrency: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) - 1),
+        alias="PASSWORD_HASH_CONCURRENCY",
+        ge=1,
+        description="threads that hash passwords (never the event loop)",
+        json_schema_extra=shown("cores − 1, at least 1"),
+    )
+    # zxcvbn's score: 2 = at least 10^6 guesses; 0 turns the estimate off.
+    password_min_strength: int = Field(
+        2,
+        alias="PASSWORD_MIN_STRENGTH",
+        ge=0,
+        le=4,
+        description="new passwords scoring lower (zxcvbn, 0–4) are refused with `INVALID_PAYLOAD`; `0`: off",
+    )
+    password_breach_check: Flag = Field(
+        False,
+        alias="PASSWORD_BREACH_CHECK",
+        description="also refuse passwords found in breaches (Pwned Passwords range API; unreachable: allowed, logged)",
+    )
+
+    @model_validator(mode="after")
+    def _lengths(self) -> PasswordSettings:
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("PASSWORD_MIN_LENGTH: larger than PASSWORD_MAX_LENGTH")
+        return self
+
+
+class MailSettings(BaseModel):
+    """Mail"""
+
+    email_transport: Literal["log", "smtp"] = Field(
+        "log", alias="EMAIL_TRANSPORT", description="`log` prints each mail; `smtp` sends it"
+    )
+    email_from: str = Field("no-reply@example.com", alias="EMAIL_FROM", description="sender address")
+    smtp_host: str = Field("127.0.0.1", alias="EMAIL_SMTP_HOST", description="SMTP server")
+    smtp_port: int = Field(25, alias="EMAIL_SMTP_PORT", ge=1, description="SMTP port")
+    smtp_user: str | None = Field(None, alias="EMAIL_SMTP_USER", description="SMTP user name")
+    smtp_password: str | None = Field(None, alias="EMAIL_SMTP_PASSWORD", repr=False, description="SMTP password")
+    smtp_secure: Flag = Field(False, alias="EMAIL_SMTP_SECURE", description="TLS from the start (port 465)")
+    smtp_starttls: Flag = Field(False, alias="EMAIL_SMTP_STARTTLS", description="upgrade with STARTTLS")
+
+
+class LinkSettings(BaseModel):
+    """Emailed links"""
+
+    password_reset_url_allow_list: Csv = Field(
+        (), alias="PASSWORD_RESET_URL_ALLOW_LIST", description="other pages reset links may open (comma list)"
+    )
+    user_register_url_allow_list: Csv = Field(
+        (), alias="USER_REGISTER_URL_ALLOW_LIST", description="other pages verification links may open"
+    )
+    magic_link_url_allow_list: Csv = Field(
+        (), alias="MAGIC_LINK_URL_ALLOW_LIST", description="other pages magic links may open"
+    )
+    user_invite_url_allow_list: Csv = Field(
+        (), alias="USER_INVITE_URL_ALLOW_LIST", description="other pages invitation links may open"
+    )
+    password_reset_token_ttl: Duration = Field(
+        3600, alias="PASSWORD_RESET_TOKEN_TTL", description="lifetime of a reset link"
+    )
+    verification_token_ttl: Duration = Field(
+        86400, alias="EMAIL_VERIFICATION_TOKEN_TTL", description="lifetime of a verification link"
+    )
+    magic_link_ttl: Duration = Field(15 * 60, alias="MAGIC_LINK_TTL", description="lifetime of a magic link")
+    invite_token_ttl: Duration = Field(
+        7 * 86400, alias="USER_INVITE_TOKEN_TTL", description="lifetime of an invitation"
     )
 
 
+class SmsSettings(BaseModel):
+    """SMS"""
+
+    sms_transport: Literal["log", "twilio"] = Field(
+        "log", alias="SMS_TRANSPORT", description="`log` writes each text to the log; `twilio` sends it"
+    )
+    sms_log_file: str | None = Field(
+        None, alias="SMS_LOG_FILE", description="`log`: also append each text to this file as a JSON line"
+    )
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID", description="Twilio account")
+    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN", repr=False, description="Twilio token")
+    twilio_from: str | None = Field(None, alias="TWILIO_FROM", description="sending number")
+    sms_code_requests_per_hour: int = Field(
+        5, alias="SMS_CODE_REQUESTS_PER_HOUR", ge=1, description="codes one phone number may request per hour"
+    )
+
+    @model_validator(mode="after")
+    def _twilio(self) -> SmsSettings:
+        if self.sms_transport == "twilio":
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                ("TWILIO_FROM", self.twilio_from),
+            ):
+                if not value:
+                    raise ValueError(f"{name}: required when SMS_TRANSPORT=twilio")
+        return self
+
+
+class LimitSettings(BaseModel):
+    """Limits"""
+
+    login_stall_time: Milliseconds = Field(
+        0.5,
+        alias="LOGIN_STALL_TIME",
+        description="sign-ins and mail-sending requests take at least this long, so timing hides which emails exist",
+    )
+    login_attempts_per_account: int = Field(
+        10,
+        alias="LOGIN_ATTEMPTS_PER_ACCOUNT",
+        ge=0,
+        description="failed sign-ins per email or phone, from any IP, before `REQUESTS_EXCEEDED` (`0`: off)",
+    )
+    login_attempts_window: Duration = Field(
+        15 * 60, alias="LOGIN_ATTEMPTS_WINDOW", description="window of LOGIN_ATTEMPTS_PER_ACCOUNT"
+    )
+    rate_limiter_enabled: Flag = Field(True, alias="RATE_LIMITER_ENABLED", description="limit requests per IP")
+    rate_limiter_store: Literal["memory", "redis"] = Field(
+        "memory", alias="RATE_LIMITER_STORE", description="`memory` (one process) or `redis` (shared)"
+    )
+    rate_limiter_redis: str | None = Field(None, alias="RATE_LIMITER_REDIS", description="`redis://` URL of the store")
+    rate_limiter_points: int = Field(50, alias="RATE_LIMITER_POINTS", ge=1, description="requests allowed per duration")
+    rate_limiter_duration: int = Field(1, alias="RATE_LIMITER_DURATION", ge=1, description="seconds")
+    ip_trust_proxy: Networks = Field(
+        (),
+        alias="IP_TRUST_PROXY",
+        description="`false`; a comma list of proxy addresses or CIDRs whose `X-Forwarded-For` hop is trusted "
+        "(`true` = loopback and private ranges); the client is the rightmost address that is not a trusted proxy",
+        json_schema_extra=shown("false"),
+    )
+
+    @model_validator(mode="after")
+    def _store(self) -> LimitSettings:
+        if self.rate_limiter_store == "redis" and not self.rate_limiter_redis:
+            raise ValueError("RATE_LIMITER_REDIS: required when RATE_LIMITER_STORE=redis")
+        return self
+
+
+def _development(data: dict[str, Any]) -> bool:
+    return data.get("env") != "production"
+
+
+class GraphQLSettings(BaseModel):
+    """GraphQL and HTTP"""
+
+    graphiql: Flag = Field(
+        default_factory=_development,
+        alias="GRAPHIQL",
+        description="serve GraphiQL on GET /graphql",
+        json_schema_extra=shown("`true`, `false` when ENV=production"),
+    )
+    graphql_introspection: Flag = Field(
+        default_factory=_development,
+        alias="GRAPHQL_INTROSPECTION",
+        description="answer introspection queries",
+        json_schema_extra=shown("`true`, `false` when ENV=production"),
+    )
+    graphql_max_depth: int = Field(10, alias="GRAPHQL_MAX_DEPTH", ge=2, description="deepest query accepted")
+    graphql_max_aliases: int = Field(30, alias="GRAPHQL_MAX_ALIASES", ge=0, description="most aliases in a request")
+    graphql_max_auth_operations: int = Field(
+        1,
+        alias="GRAPHQL_MAX_AUTH_OPERATIONS",
+        ge=1,
+        description="credential-checking mutations in one request (alias batching cannot multiply guesses)",
+    )
+    cors_origin: Csv = Field((), alias="CORS_ORIGIN", description="comma list of origins allowed by CORS")
+
+
+class ProviderSettings(BaseModel):
+    """Sign-in providers"""
+
+    auth_disable_default: Flag = Field(
+        False, alias="AUTH_DISABLE_DEFAULT", description="turn email/password sign-in off"
+    )
+    social_providers: Annotated[tuple[SocialProvider, ...], NoDecode] = Field(
+        (),
+        alias="AUTH_PROVIDERS",
+        description="comma list of OAuth / OpenID Connect providers, each set by `AUTH_<NAME>_*` below",
+    )
+
+    @field_validator("social_providers", mode="before")
+    @classmethod
+    def _provider_role(cls, value: Any, info: ValidationInfo) -> Any:
+        # A provider's accounts get DEFAULT_ROLE unless AUTH_<NAME>_DEFAULT_ROLE says otherwise.
+        if isinstance(value, list | tuple) and "default_role" in info.data:
+            return [{"DEFAULT_ROLE": info.data["default_role"], **p} if isinstance(p, dict) else p for p in value]
+        return value
+
+
 @dataclass(frozen=True)
-class Settings:
-    env: str = "development"
-    database_url: str = "sqlite://./data/app.db"
-    secret: str = field(default="", repr=False)
-    public_url: str = "http://127.0.0.1:8000"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "info"
+class CookieSettings:
+    name: str
+    secure: bool
+    same_site: str
+    domain: str | None
 
-    access_token_ttl: float = 900
-    refresh_token_ttl: float = 7 * 86400
-    refresh_token_reuse_interval: float = 10
-    access_token_alg: str = "HS256"
-    access_token_private_key: str | None = field(default=None, repr=False)
-    access_token_audience: str = "authenticated"
-    access_token_query_param: bool = False
-    refresh_cookie: CookieSettings = CookieSettings("refresh_token", False, "lax", None)
-    session_cookie: CookieSettings = CookieSettings("session_token", False, "lax", None)
 
-    admin_email: str | None = None
-    admin_password: str | None = field(default=None, repr=False)
-    public_registration: bool = True
-    email_verification: bool = False
-    default_role: str = "user"
+class Settings(
+    ProviderSettings,
+    GraphQLSettings,
+    LimitSettings,
+    SmsSettings,
+    LinkSettings,
+    MailSettings,
+    PasswordSettings,
+    AccountSettings,
+    TokenSettings,
+    ServerSettings,  # validated first
+    BaseSettings,
+):
+    model_config = SettingsConfigDict(
+        case_sensitive=True,
+        env_ignore_empty=True,  # an empty variable means its default, as if unset
+        extra="ignore",
+        frozen=True,
+    )
 
-    password_min_length: int = 8
-    password_max_length: int = 256
-    password_hash: str = "argon2id"
-    argon2_memory_cost: int = 19456
-    argon2_time_cost: int = 2
-    argon2_parallelism: int = 1
-    password_hash_concurrency: int = 1
-    password_min_strength: int = 2
-    password_breach_check: bool = False
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, Environment(settings_cls, process_environment()))
 
-    email_transport: str = "log"
-    email_from: str = "no-reply@example.com"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    smtp_secure: bool = False
-    smtp_starttls: bool = False
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | Config | None = None, **overrides: Any) -> Settings:
+        """Read every setting from `environ` (default: the process environment over `.env`).
 
-    password_reset_url_allow_list: tuple[str, ...] = ()
-    user_register_url_allow_list: tuple[str, ...] = ()
-    password_reset_token_ttl: float = 3600
-    verification_token_ttl: float = 86400
+        `overrides` (field names) replace the values read, unchecked; tests use them.
+        """
+        if isinstance(environ, Config):
+            environ = {**environ.file_values, **environ.environ}
+        environ = process_environment() if environ is None else environ
+        unknown = set(overrides) - set(cls.model_fields) - {"refresh_cookie", "session_cookie"}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        try:
+            settings = cls.model_validate(Environment(cls, environ)())
+        except ValidationError as exc:
+            raise ConfigError(explain(exc, environ, cls, SocialProvider)) from None
+        return settings.model_copy(update=overrides) if overrides else settings
 
-    auth_disable_default: bool = False
-    login_stall_time: float = 0.5
+    @cached_property
+    def refresh_cookie(self) -> CookieSettings:
+        return CookieSettings(
+            self.refresh_token_cookie_name,
+            self.refresh_token_cookie_secure,
+            self.refresh_token_cookie_same_site,
+            self.refresh_token_cookie_domain,
+        )
 
-    rate_limiter_enabled: bool = True
-    rate_limiter_store: str = "memory"
-    rate_limiter_redis: str | None = None
-    rate_limiter_points: int = 50
-    rate_limiter_duration: int = 1
-
-    graphiql: bool = True
-    graphql_introspection: bool = True
-    graphql_max_depth: int = 10
-    graphql_max_aliases: int = 30
-    graphql_max_auth_operations: int = 1
-    cors_origin: tuple[str, ...] = ()
-    mfa_issuer: str = "GraphQL Auth"
-    magic_link_url_allow_list: tuple[str, ...] = ()
-    user_invite_url_allow_list: tuple[str, ...] = ()
-    magic_link_ttl: float = 900
-    sms_transport: str = "log"
-    sms_log_file: str | None = None
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = field(default=None, repr=False)
-    twilio_from: str | None = None
-    sms_code_requests_per_hour: int = 5
-    social_providers: tuple[SocialProvider, ...] = ()
-    login_attempts_per_account: int = 10
-    ip_trust_proxy: tuple[IPv4Network | IPv6Network, ...] = ()  # proxies whose X-Forwarded-For hop counts
-    login_attempts_window: float = 900
-    invite_token_ttl: float = 7 * 86400
+    @cached_property
+    def session_cookie(self) -> CookieSettings:
+        return CookieSettings(
+            self.session_cookie_name,
+            self.session_cookie_secure,
+            self.session_cookie_same_site,
+            self.session_cookie_domain,
+        )
 
     @property
     def production(self) -> bool:
@@ -297,134 +569,6 @@ class Settings:
     @property
     def tortoise_orm(self) -> dict[str, Any]:
         return tortoise_config(self.database_url)
-
-    @classmethod
-    def from_env(cls, config: Config | None = None, **overrides: Any) -> Settings:
-        """Read every setting; `overrides` (field names) win, which tests use."""
-        read = _Reader(config if config is not None else Config(ENV_FILE if Path(ENV_FILE).exists() else None))
-        env = read.choice("ENV", "development", ("development", "production", "test"))
-        production = env == "production"
-        public_url = read.text("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", public_url):
-            raise ConfigError(f"PUBLIC_URL: not an http(s) URL: {public_url!r}")
-        secure_default = public_url.startswith("https://")
-
-        def cookie(prefix: str, default_name: str) -> CookieSettings:
-            same_site = read.choice(f"{prefix}_COOKIE_SAME_SITE", "lax", ("lax", "strict", "none"))
-            secure = read.flag(f"{prefix}_COOKIE_SECURE", secure_default)
-            if same_site == "none" and not secure:
-                # Browsers drop SameSite=None cookies that are not Secure.
-                raise ConfigError(f"{prefix}_COOKIE_SAME_SITE: none needs {prefix}_COOKIE_SECURE=true (https)")
-            return CookieSettings(
-                name=read.text(f"{prefix}_COOKIE_NAME", default_name),
-                secure=secure,
-                same_site=same_site,
-                domain=read.optional(f"{prefix}_COOKIE_DOMAIN"),
-            )
-
-        alg = read.choice("ACCESS_TOKEN_ALG", "HS256", ("HS256", "ES256", "RS256"))
-        private_key = read.optional("ACCESS_TOKEN_PRIVATE_KEY")
-        if alg != "HS256" and not private_key:
-            raise ConfigError(f"ACCESS_TOKEN_PRIVATE_KEY: required when ACCESS_TOKEN_ALG={alg}")
-
-        secret = read.optional("SECRET")
-        if secret is None:
-            if production:
-                raise ConfigError("SECRET: required when ENV=production")
-            secret = _local_secret()
-        elif len(secret) < 32:
-            raise ConfigError("SECRET: must be at least 32 characters")
-
-        default_role = read.choice("DEFAULT_ROLE", "user", ("admin", "user", "guest"))
-        values: dict[str, Any] = dict(
-            env=env,
-            database_url=read.text("DATABASE_URL", "sqlite://./data/app.db"),
-            secret=secret,
-            public_url=public_url,
-            host=read.text("HOST", "127.0.0.1"),
-            port=read.integer("PORT", 8000, minimum=1),
-            log_level=_LOG_LEVELS[read.choice("LOG_LEVEL", "info", tuple(_LOG_LEVELS))],
-            access_token_ttl=read.duration("ACCESS_TOKEN_TTL", "15m"),
-            refresh_token_ttl=read.duration("REFRESH_TOKEN_TTL", "7d"),
-            refresh_token_reuse_interval=read.duration("REFRESH_TOKEN_REUSE_INTERVAL", "10s"),
-            access_token_alg=alg,
-            access_token_private_key=private_key,
-            access_token_audience=read.text("ACCESS_TOKEN_AUDIENCE", "authenticated"),
-            access_token_query_param=read.flag("ACCESS_TOKEN_QUERY_PARAM", False),
-            refresh_cookie=cookie("REFRESH_TOKEN", "refresh_token"),
-            session_cookie=cookie("SESSION", "session_token"),
-            admin_email=read.optional("ADMIN_EMAIL"),
-            admin_password=read.optional("ADMIN_PASSWORD"),
-            public_registration=read.flag("PUBLIC_REGISTRATION", True),
-            email_verification=read.flag("EMAIL_VERIFICATION", False),
-            default_role=default_role,
-            password_min_length=read.integer("PASSWORD_MIN_LENGTH", 8, minimum=1),
-            password_max_length=read.integer("PASSWORD_MAX_LENGTH", 256, minimum=1),
-            # zxcvbn's score: 2 = at least 10^6 guesses; 0 turns the estimate off.
-            password_min_strength=int(read.choice("PASSWORD_MIN_STRENGTH", "2", ("0", "1", "2", "3", "4"))),
-            password_breach_check=read.flag("PASSWORD_BREACH_CHECK", False),
-            password_hash=read.choice("PASSWORD_HASH", "argon2id", ("argon2id", "bcrypt")),
-            argon2_memory_cost=read.integer("PASSWORD_ARGON2_MEMORY_COST", 19456, minimum=8),
-            argon2_time_cost=read.integer("PASSWORD_ARGON2_TIME_COST", 2, minimum=1),
-            argon2_parallelism=read.integer("PASSWORD_ARGON2_PARALLELISM", 1, minimum=1),
-            password_hash_concurrency=read.integer(
-                "PASSWORD_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) - 1), minimum=1
-            ),
-            email_transport=read.choice("EMAIL_TRANSPORT", "log", ("log", "smtp")),
-            email_from=read.text("EMAIL_FROM", "no-reply@example.com"),
-            smtp_host=read.text("EMAIL_SMTP_HOST", "127.0.0.1"),
-            smtp_port=read.integer("EMAIL_SMTP_PORT", 25, minimum=1),
-            smtp_user=read.optional("EMAIL_SMTP_USER"),
-            smtp_password=read.optional("EMAIL_SMTP_PASSWORD"),
-            smtp_secure=read.flag("EMAIL_SMTP_SECURE", False),
-            smtp_starttls=read.flag("EMAIL_SMTP_STARTTLS", False),
-            password_reset_url_allow_list=read.items("PASSWORD_RESET_URL_ALLOW_LIST"),
-            user_register_url_allow_list=read.items("USER_REGISTER_URL_ALLOW_LIST"),
-            password_reset_token_ttl=read.duration("PASSWORD_RESET_TOKEN_TTL", "1h"),
-            verification_token_ttl=read.duration("EMAIL_VERIFICATION_TOKEN_TTL", "1d"),
-            auth_disable_default=read.flag("AUTH_DISABLE_DEFAULT", False),
-            login_stall_time=read.integer("LOGIN_STALL_TIME", 500) / 1000,
-            rate_limiter_enabled=read.flag("RATE_LIMITER_ENABLED", True),
-            rate_limiter_store=read.choice("RATE_LIMITER_STORE", "memory", ("memory", "redis")),
-            rate_limiter_redis=read.optional("RATE_LIMITER_REDIS"),
-            rate_limiter_points=read.integer("RATE_LIMITER_POINTS", 50, minimum=1),
-            rate_limiter_duration=read.integer("RATE_LIMITER_DURATION", 1, minimum=1),
-            graphiql=read.flag("GRAPHIQL", not production),
-            graphql_introspection=read.flag("GRAPHQL_INTROSPECTION", not production),
-            graphql_max_depth=read.integer("GRAPHQL_MAX_DEPTH", 10, minimum=2),
-            graphql_max_aliases=read.integer("GRAPHQL_MAX_ALIASES", 30, minimum=0),
-            graphql_max_auth_operations=read.integer("GRAPHQL_MAX_AUTH_OPERATIONS", 1, minimum=1),
-            cors_origin=read.items("CORS_ORIGIN"),
-            mfa_issuer=read.text("MFA_ISSUER", "GraphQL Auth"),
-            magic_link_url_allow_list=read.items("MAGIC_LINK_URL_ALLOW_LIST"),
-            user_invite_url_allow_list=read.items("USER_INVITE_URL_ALLOW_LIST"),
-            magic_link_ttl=read.duration("MAGIC_LINK_TTL", "15m"),
-            sms_transport=read.choice("SMS_TRANSPORT", "log", ("log", "twilio")),
-            sms_log_file=read.optional("SMS_LOG_FILE"),
-            twilio_account_sid=read.optional("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token=read.optional("TWILIO_AUTH_TOKEN"),
-            twilio_from=read.optional("TWILIO_FROM"),
-            sms_code_requests_per_hour=read.integer("SMS_CODE_REQUESTS_PER_HOUR", 5, minimum=1),
-            ip_trust_proxy=read._convert("IP_TRUST_PROXY", "false", trusted_proxies),
-            login_attempts_per_account=read.integer("LOGIN_ATTEMPTS_PER_ACCOUNT", 10, minimum=0),
-            login_attempts_window=read.duration("LOGIN_ATTEMPTS_WINDOW", "15m"),
-            social_providers=tuple(_social_provider(read, name.lower()) for name in read.items("AUTH_PROVIDERS")),
-            invite_token_ttl=read.duration("USER_INVITE_TOKEN_TTL", "7d"),
-        )
-        if values["password_min_length"] > values["password_max_length"]:
-            raise ConfigError("PASSWORD_MIN_LENGTH: larger than PASSWORD_MAX_LENGTH")
-        if values["sms_transport"] == "twilio":
-            for name, key in (
-                ("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
-                ("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
-                ("TWILIO_FROM", "twilio_from"),
-            ):
-                if not values[key]:
-                    raise ConfigError(f"{name}: required when SMS_TRANSPORT=twilio")
-        if values["rate_limiter_store"] == "redis" and not values["rate_limiter_redis"]:
-            raise ConfigError("RATE_LIMITER_REDIS: required when RATE_LIMITER_STORE=redis")
-        values.update(overrides)
-        return cls(**values)
 
 
 def _local_secret(path: Path = Path("data/secret")) -> str:
@@ -458,10 +602,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-def _database_url_for_tools() -> str:
-    reader = _Reader(Config(ENV_FILE if Path(ENV_FILE).exists() else None))
-    return reader.text("DATABASE_URL", "sqlite://./data/app.db")
-
-
-# For the `tortoise` command line (makemigrations / migrate), via [tool.tortoise] in pyproject.
-TORTOISE_ORM = tortoise_config(_database_url_for_tools())
+def __getattr__(name: str) -> Any:
+    # `TORTOISE_ORM` is what the `tortoise` command line (makemigrations / migrate) looks up,
+    # via [tool.tortoise] in pyproject; read DATABASE_URL only when it asks, not at import.
+    if name == "TORTOISE_ORM":
+        default = Settings.model_fields["database_url"].default
+        return tortoise_config(process_environment().get("DATABASE_URL") or default)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

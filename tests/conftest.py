@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from starlette.config import Config
 from tortoise import Tortoise
 
 from app.config import Settings
@@ -43,11 +42,11 @@ ON_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 def make_settings(**overrides: Any) -> Settings:
     """UPPERCASE keys are environment variables (read as in production); lowercase keys
     override Settings fields directly."""
-    environ = {k: str(v) for k, v in overrides.items() if k.isupper()}
+    # A SECRET in the environment, so no test writes ./data/secret.
+    environ = {"SECRET": TEST_SECRET, **{k: str(v) for k, v in overrides.items() if k.isupper()}}
     overrides = {k: v for k, v in overrides.items() if not k.isupper()}
     values: dict[str, Any] = dict(
         database_url=DATABASE_URL,
-        secret=TEST_SECRET,
         # Cheap hashing parameters: the suite tests behaviour, bench/ measures cost.
         argon2_memory_cost=1024,
         argon2_time_cost=1,
@@ -56,7 +55,7 @@ def make_settings(**overrides: Any) -> Settings:
         password_hash_concurrency=2,
     )
     values.update(overrides)
-    return Settings.from_env(Config(environ=environ), **values)
+    return Settings.from_env(environ, **values)
 
 
 async def _reset_postgres(url: str) -> None:
