@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run serve migrate admin test schema migrations bench check lint clean
+.PHONY: install run serve migrate admin test schema docs migrations bench check lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install
 
 schema: install
 	$(BIN)/python -m app export-schema
+
+## docs: rewrite the README's configuration table from app/config.py (a test fails when it is stale)
+docs: install
+	$(BIN)/python -m app.settings_doc
 
 ## migrations: write a migration for model changes (commit it with the change)
 migrations: install

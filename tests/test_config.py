@@ -9,6 +9,7 @@ import pytest
 
 import app.config
 from app.config import ConfigError, Settings, parse_duration
+from app.settings_doc import README, updated
 from tests.conftest import make_settings
 
 SECRET = "s" * 40
@@ -274,3 +275,8 @@ def test_every_setting_has_a_variable_and_a_description() -> None:
     for name, field in Settings.model_fields.items():
         assert field.alias and field.alias.isupper(), name
         assert field.description, name
+
+
+def test_readme_settings_table_is_current() -> None:
+    text = README.read_text()
+    assert updated(text) == text, "run `make docs`"
