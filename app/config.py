@@ -170,7 +170,7 @@ class ServerSettings(BaseModel):
         "",
         alias="SECRET",
         repr=False,
-        description="signs tokens and encrypts TOTP secrets (at least 32 characters); required when ENV=production",
+        description="signs tokens and encrypts TOTP secrets (at least 32 characters); required when `ENV=production`",
         json_schema_extra=shown("generated once into `./data/secret`"),
     )
     log_level: LogLevel = Field(
@@ -212,7 +212,7 @@ class TokenSettings(BaseModel):
         description="a rotated refresh token still works this long; later reuse revokes the session",
     )
     access_token_alg: Annotated[Literal["HS256", "ES256", "RS256"], Stripped] = Field(
-        "HS256", alias="ACCESS_TOKEN_ALG", description="`HS256` (with SECRET), `ES256` or `RS256`"
+        "HS256", alias="ACCESS_TOKEN_ALG", description="`HS256` (signed with `SECRET`), `ES256` or `RS256`"
     )
     access_token_private_key: str | None = Field(
         None, alias="ACCESS_TOKEN_PRIVATE_KEY", repr=False, description="PEM key for `ES256` / `RS256`"
@@ -230,7 +230,7 @@ class TokenSettings(BaseModel):
         default_factory=_https,
         alias="REFRESH_TOKEN_COOKIE_SECURE",
         description="`Secure` attribute",
-        json_schema_extra=shown("`true` when PUBLIC_URL is https"),
+        json_schema_extra=shown("`true` when `PUBLIC_URL` is https"),
     )
     refresh_token_cookie_same_site: SameSite = Field(
         "lax", alias="REFRESH_TOKEN_COOKIE_SAME_SITE", description="`lax`, `strict` or `none` (needs Secure)"
@@ -245,7 +245,7 @@ class TokenSettings(BaseModel):
         default_factory=_https,
         alias="SESSION_COOKIE_SECURE",
         description="`Secure` attribute",
-        json_schema_extra=shown("`true` when PUBLIC_URL is https"),
+        json_schema_extra=shown("`true` when `PUBLIC_URL` is https"),
     )
     session_cookie_same_site: SameSite = Field(
         "lax", alias="SESSION_COOKIE_SAME_SITE", description="`lax`, `strict` or `none` (needs Secure)"
@@ -408,7 +408,7 @@ class LimitSettings(BaseModel):
         description="failed sign-ins per email or phone, from any IP, before `REQUESTS_EXCEEDED` (`0`: off)",
     )
     login_attempts_window: Duration = Field(
-        15 * 60, alias="LOGIN_ATTEMPTS_WINDOW", description="window of LOGIN_ATTEMPTS_PER_ACCOUNT"
+        15 * 60, alias="LOGIN_ATTEMPTS_WINDOW", description="the window `LOGIN_ATTEMPTS_PER_ACCOUNT` counts over"
     )
     rate_limiter_enabled: Flag = Field(True, alias="RATE_LIMITER_ENABLED", description="limit requests per IP")
     rate_limiter_store: Literal["memory", "redis"] = Field(
@@ -443,13 +443,13 @@ class GraphQLSettings(BaseModel):
         default_factory=_development,
         alias="GRAPHIQL",
         description="serve GraphiQL on GET /graphql",
-        json_schema_extra=shown("`true`, `false` when ENV=production"),
+        json_schema_extra=shown("`true`; `false` when `ENV=production`"),
     )
     graphql_introspection: Flag = Field(
         default_factory=_development,
         alias="GRAPHQL_INTROSPECTION",
         description="answer introspection queries",
-        json_schema_extra=shown("`true`, `false` when ENV=production"),
+        json_schema_extra=shown("`true`; `false` when `ENV=production`"),
     )
     graphql_max_depth: int = Field(10, alias="GRAPHQL_MAX_DEPTH", ge=2, description="deepest query accepted")
     graphql_max_aliases: int = Field(30, alias="GRAPHQL_MAX_ALIASES", ge=0, description="most aliases in a request")

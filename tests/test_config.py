@@ -69,6 +69,8 @@ def test_defaults_follow_the_contract() -> None:
         ("RATE_LIMITER_POINTS", "0"),
         ("GRAPHQL_MAX_DEPTH", "1"),
         ("LOGIN_ATTEMPTS_PER_ACCOUNT", "-1"),
+        ("PASSWORD_MIN_STRENGTH", "5"),
+        ("PASSWORD_BREACH_CHECK", "sometimes"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
