@@ -12,6 +12,7 @@
     ├── RequestsExceeded     REQUESTS_EXCEEDED     429  (extensions.retry_after)
     ├── InvalidProvider      INVALID_PROVIDER      400
     ├── QueryTooComplex      QUERY_TOO_COMPLEX     400
+    ├── GraphQLValidation    GRAPHQL_VALIDATION    400  (a request that is not a GraphQL request)
     ├── ServiceUnavailable   SERVICE_UNAVAILABLE   503
     └── InternalServerError  INTERNAL_SERVER_ERROR 500
 
@@ -123,6 +124,14 @@ class InternalServerError(AppError):
 
 
 GRAPHQL_VALIDATION = "GRAPHQL_VALIDATION"
+
+
+class GraphQLValidation(AppError):
+    """Raised at the HTTP edge only; inside a document graphql-core reports these itself."""
+
+    code = GRAPHQL_VALIDATION
+    status = 400
+    default_message = "Not a GraphQL request."
 
 
 def from_exception(exc: BaseException) -> AppError:

@@ -44,30 +44,42 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, receive, send)
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            # The server holds the body to its declared length: nothing more can arrive.
+            await self.app(scope, receive, send)
             return
+        # No length (chunked): read the body here, up to the cap, and replay it. Raising
+        # from inside `receive` instead would reach the handlers first, and any of them
+        # that maps unexpected exceptions (REST, pages) would answer 500.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(InvalidPayload("Request body is too large."))
         response.status_code = 413
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

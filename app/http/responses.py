@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -10,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.errors import AppError, InvalidPayload
+from app.http.bodies import parse_json
 
 log = logging.getLogger("app.http")
 
@@ -29,10 +29,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_JSON_BODY:
         raise InvalidPayload("Request body is too large.")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidPayload("Request body is not valid JSON.") from None
+    body = parse_json(raw or b"{}")
     if not isinstance(body, dict):
         raise InvalidPayload("Request body must be a JSON object.")
     return body

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
 from app.auth.viewer import Viewer, resolve_viewer
 from app.config import Settings
-from app.errors import GRAPHQL_VALIDATION
+from app.errors import GRAPHQL_VALIDATION, AppError, GraphQLValidation, InvalidPayload
+from app.http.bodies import parse_json
+from app.http.responses import error_response
 from app.services.auth import AuthService
 from app.services.client import ClientInfo
 from app.services.container import Services
@@ -47,6 +51,50 @@ class GraphQLView(GraphQL[Context, None]):
         settings = services.settings
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that never reaches execution answers the contract's JSON error, not
+        Strawberry's plain-text reason (or a 500 for the shapes Strawberry does not expect)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except AppError as error:
+            response = error_response(error)
+        except HTTPException as exc:
+            # 400s are about the request's shape; the others are 404 (no GraphiQL) and 405.
+            if exc.status_code == 400:
+                response = error_response(GraphQLValidation(exc.reason))
+            else:
+                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # The same bounded parser as the REST routes, for the body and GET's `variables=`.
+        return parse_json(data)
+
+    def parse_json(self, data: str | bytes) -> object:
+        """The POST body: a request object (or a list, which Strawberry refuses as a batch)."""
+        value = self.decode_json(data)
+        if not isinstance(value, dict | list):
+            raise GraphQLValidation("A GraphQL request is a JSON object with a query.")
+        return value
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        # Strawberry's own version sends these through parse_json, which is for bodies.
+        parsed = dict(params)
+        for name in ("variables", "extensions"):
+            if parsed.get(name):
+                parsed[name] = self.decode_json(parsed[name])
+        return parsed
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise InvalidPayload("Send a JSON body (Content-Type: application/json).")
+        return await super().parse_http_body(request)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
