@@ -123,3 +123,17 @@ async def test_a_chunked_body_under_the_limit_is_read(api: Api) -> None:
     response = await api.http.post("/auth/login", content=body(), headers={"content-type": "application/json"})
     _error(response, 401, "INVALID_CREDENTIALS")
 
+
+async def test_a_naive_expires_at_is_read_as_utc(api: Api) -> None:
+    await api.signup()
+    token = (await api.login())["access_token"]
+    create = 'mutation($at: DateTime) { api_tokens_create(name: "ci", expires_at: $at) { id } }'
+    result = await api.gql(create, {"at": "2999-01-01T00:00:00"}, token=token)
+    assert result.get("errors") is None, result
+    listed = await api.gql("{ api_tokens { edges { node { expires_at } } } }", token=token)
+    assert listed["data"]["api_tokens"]["edges"][0]["node"]["expires_at"].startswith("2999-01-01T00:00:00")
+    # Naive and in the past is still in the past.
+    assert codes(await api.gql(create, {"at": "2000-01-01T00:00:00"}, token=token)) == ["INVALID_PAYLOAD"]
+    # A moment that cannot be moved to UTC is a bad value, not a crash.
+    assert codes(await api.gql(create, {"at": "9999-12-31T23:59:59-14:00"}, token=token)) == ["GRAPHQL_VALIDATION"]
+    assert codes(await api.gql(create, {"at": "0001-01-01T00:00:00+14:00"}, token=token)) == ["GRAPHQL_VALIDATION"]

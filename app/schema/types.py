@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import NewType, TypeVar
 
 import strawberry
 from strawberry import UNSET
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.permission import BasePermission
 from strawberry.scalars import JSON
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import InvalidPayload
@@ -33,13 +36,27 @@ def given(value: T | None) -> T | None:
 
 GraphQLBigInt = NewType("GraphQLBigInt", int)
 
+
+def _utc_datetime(value: object) -> datetime:
+    """A DateTime input, in UTC. Without an offset it is read as UTC: every stored time is
+    aware, and comparing a naive one with them raised TypeError (a 500)."""
+    parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc]
+    assert isinstance(parsed, datetime)  # noqa: S101 - isoparse returns datetimes
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 has no UTC time
+        raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}". Out of range.') from None
+
+
 SCALARS: dict[object, ScalarDefinition] = {
     GraphQLBigInt: strawberry.scalar(
         name="GraphQLBigInt",
         description="An integer sent as a digit string, as Directus does.",
         serialize=lambda value: str(value),
         parse_value=lambda value: int(value),
-    )
+    ),
+    # Strawberry's own DateTime (same name and description, so the schema reads the same).
+    datetime: dataclasses.replace(DateTimeDefinition, parse_value=_utc_datetime, implementation=None),
 }
 
 
