@@ -44,11 +44,53 @@ from app.config_values import (
     shown,
 )
 
-__all__ = ["ConfigError", "CookieSettings", "Settings", "SocialProvider", "parse_duration", "tortoise_config"]
+__all__ = [
+    "ConfigError",
+    "CookieSettings",
+    "Settings",
+    "SocialProvider",
+    "cors_origins",
+    "parse_duration",
+    "parse_origin",
+    "tortoise_config",
+]
 
 
 class ConfigError(Exception):
     """A configuration value is missing or malformed."""
+
+
+# --- origins --------------------------------------------------------------------------------
+
+# A web origin as browsers send it in `Origin`: scheme, host and an optional port, nothing else.
+_ORIGIN = re.compile(r"(https?)://([a-z0-9._-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+CORS_ORIGIN_RULE = "entries must be full origins, scheme://host[:port]"
+
+
+def parse_origin(value: str) -> str | None:
+    """`scheme://host[:port]` lowercased, the default port dropped (as browsers send it), or
+    None: `null`, `*`, `true`, a bare hostname and a URL with a path are not origins."""
+    match = _ORIGIN.fullmatch(value)
+    if not match:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port is not None and not 0 < int(port) < 65536:
+        return None
+    suffix = "" if port is None or port == _DEFAULT_PORTS[scheme] else f":{int(port)}"
+    return f"{scheme}://{host}{suffix}"
+
+
+def cors_origins(values: tuple[str, ...]) -> tuple[str, ...]:
+    """CORS_ORIGIN's entries as origins; ValueError for anything else. `*`, `true` or a
+    hostname would let any site (and `Origin: null`) make requests that carry our cookies."""
+    origins = []
+    for value in values:
+        origin = parse_origin(value.rstrip("/"))
+        if origin is None:
+            raise ValueError(f"{CORS_ORIGIN_RULE}; got {value!r}")
+        origins.append(origin)
+    return tuple(origins)
 
 
 # --- social providers: AUTH_<NAME>_* ----------------------------------------------------------
@@ -459,7 +501,17 @@ class GraphQLSettings(BaseModel):
         ge=1,
         description="credential-checking mutations in one request (alias batching cannot multiply guesses)",
     )
-    cors_origin: Csv = Field((), alias="CORS_ORIGIN", description="comma list of origins allowed by CORS")
+    cors_origin: Csv = Field(
+        (),
+        alias="CORS_ORIGIN",
+        description="comma list of origins allowed by CORS; entries must be full origins, `scheme://host[:port]` "
+        "(`*`, `true`, `null` and bare hostnames stop start-up)",
+    )
+
+    @field_validator("cors_origin")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return cors_origins(value)
 
 
 class ProviderSettings(BaseModel):
@@ -565,6 +617,18 @@ class Settings(
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def public_origin(self) -> str:
+        """PUBLIC_URL's origin, the one our own pages post from."""
+        scheme, _, rest = self.issuer.partition("://")
+        authority = rest.split("/", 1)[0]
+        return parse_origin(f"{scheme}://{authority}") or f"{scheme}://{authority}".lower()
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins whose requests may carry our cookies: PUBLIC_URL's and CORS_ORIGIN's."""
+        return frozenset({self.public_origin, *self.cors_origin})
 
     @property
     def tortoise_orm(self) -> dict[str, Any]:

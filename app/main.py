@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from tortoise import Tortoise
 
-from app.config import Settings, ensure_sqlite_directory
+from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import oauth, pages
 from app.http import routes as rest
 from app.http.forwarded import ClientAddress
@@ -57,7 +57,9 @@ def create_app(
             0,
             Middleware(
                 CORSMiddleware,
-                allow_origins=list(settings.cors_origin),
+                # Full origins only: a wildcard with credentials would reflect any Origin,
+                # `null` included. Checked again for settings built in code, not from_env.
+                allow_origins=list(_cors_origins(settings)),
                 allow_credentials=True,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "X-API-Key"],
@@ -82,6 +84,13 @@ def create_app(
     )
     app.state.services = services
     return app
+
+
+def _cors_origins(settings: Settings) -> tuple[str, ...]:
+    try:
+        return cors_origins(settings.cors_origin)
+    except ValueError as exc:
+        raise ConfigError(f"CORS_ORIGIN: {exc}") from None
 
 
 def __getattr__(name: str) -> Starlette:

@@ -212,3 +212,18 @@ async def test_failed_guesses_lock_the_account_for_a_while(app_with) -> None:  #
         assert [codes(await api.gql(LOGIN, ghost))[0] for _ in range(4)] == ["INVALID_CREDENTIALS"] * 3 + [
             "REQUESTS_EXCEEDED"
         ]
+
+
+async def test_origin_null_never_carries_cookie_credentials(app_with) -> None:  # type: ignore[no-untyped-def]
+    async with app_with(CORS_ORIGIN="https://app.example.com") as api:
+        await api.signup()
+        login = {"email": "ana@example.com", "password": "correct horse battery", "mode": "session"}
+        await api.raw_gql(LOGIN, login)
+        me = "{ users_me { email } }"
+        assert (await api.gql(me, headers={"Origin": "https://app.example.com"}))["data"]["users_me"]
+        assert (await api.gql(me, headers={"Origin": "null"}))["data"]["users_me"] is None
+        preflight = {"Access-Control-Request-Method": "POST", "Origin": "null"}
+        refused = await api.http.options("/graphql", headers=preflight)
+        assert "access-control-allow-origin" not in refused.headers
+        refresh = await api.http.post("/auth/refresh", json={"mode": "session"}, headers={"Origin": "null"})
+        assert refresh.status_code >= 400 and "set-cookie" not in refresh.headers

@@ -9,6 +9,7 @@ import pytest
 
 import app.config
 from app.config import ConfigError, Settings, parse_duration
+from app.main import create_app
 from app.settings_doc import README, updated
 from tests.conftest import make_settings
 
@@ -282,3 +283,20 @@ def test_every_setting_has_a_variable_and_a_description() -> None:
 def test_readme_settings_table_is_current() -> None:
     text = README.read_text()
     assert updated(text) == text, "run `make docs`"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["*", "true", "null", "app.example.com", "https://app.example.com/path", "https://*.example.com", "https://"],
+)
+def test_cors_origin_entries_must_be_full_origins(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"^CORS_ORIGIN: .*entries must be full origins, scheme://host\[:port\]"):
+        settings(CORS_ORIGIN=f"https://app.example.com,{value}")
+    # Settings built in code (overrides are not validated) meet the same rule in create_app.
+    with pytest.raises(ConfigError, match="CORS_ORIGIN"):
+        create_app(settings().model_copy(update={"cors_origin": (value,)}))
+
+
+def test_cors_origins_are_kept_as_browsers_send_them() -> None:
+    s = settings(CORS_ORIGIN="https://App.Example.com:443/, http://localhost:3000")
+    assert s.cors_origin == ("https://app.example.com", "http://localhost:3000")

@@ -6,12 +6,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
 from app.auth.tokens import AccessTokens
-from app.config import Settings
+from app.config import Settings, parse_origin
 from app.errors import AppError, InvalidToken
 from app.models import Session, Status, User
 from app.services.api_tokens import PREFIX as API_TOKEN_PREFIX
@@ -58,13 +57,8 @@ def cookie_request_allowed(request: HTTPConnection, settings: Settings) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    allowed = {_origin(settings.public_url), *(_origin(o) for o in settings.cors_origin)}
-    return _origin(origin) in allowed
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    # `Origin: null` (sandboxed frames, some redirects) parses to None: never allowed.
+    return parse_origin(origin) in settings.allowed_origins
 
 
 async def resolve_viewer(
