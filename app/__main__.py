@@ -78,6 +78,8 @@ def export_schema(directory: Path) -> None:
 def serve(settings: Settings, reload: bool) -> None:
     import uvicorn
 
+    from app.redaction import log_config
+
     uvicorn.run(
         "app.main:app",
         host=settings.host,
@@ -85,6 +87,8 @@ def serve(settings: Settings, reload: bool) -> None:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        # The access log prints request lines: emailed links carry ?token=, OAuth ?code=.
+        log_config=log_config(),
         reload=reload,
         # The app reads X-Forwarded-For itself, trusting only IP_TRUST_PROXY's hops
         # (app/http/forwarded.py); uvicorn's own rewrite must not run first.

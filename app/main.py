@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from tortoise import Tortoise
 
+from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import oauth, pages
 from app.http import routes as rest
@@ -100,6 +101,7 @@ def __getattr__(name: str) -> Starlette:
         settings = Settings.from_env()
         # Only the served app configures logging; an embedding application keeps its own.
         logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        redaction.install()
         application = create_app(settings)
         globals()["app"] = application
         return application
