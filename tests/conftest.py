@@ -246,5 +246,12 @@ async def api(smtp_server: Any, tmp_path: Any) -> AsyncIterator[Api]:
         yield api
 
 
+def csrf(page: httpx.Response) -> dict[str, str]:
+    """The CSRF field of a page form (its cookie is already in the client's jar)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return {"csrf_token": match.group(1)}
+
+
 def codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors") or []]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.models import ApiToken, AuditEvent, OneTimeToken, Session, User
-from tests.conftest import LOGIN, Api, Outbox, codes
+from tests.conftest import LOGIN, Api, Outbox, codes, csrf
 
 SESSIONS = """
 query($first: Int, $after: String) {
@@ -134,7 +134,7 @@ async def test_email_verification_for_an_existing_user(api: Api, outbox: Outbox)
     verify_token = re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
     page = await api.http.get(f"/auth/pages/verify-email?token={verify_token}")
     assert page.status_code == 200 and "Confirm" in page.text
-    done = await api.http.post("/auth/pages/verify-email", data={"token": verify_token})
+    done = await api.http.post("/auth/pages/verify-email", data={"token": verify_token, **csrf(page)})
     assert done.status_code == 200 and "verified" in done.text
     assert (await User.get(email="ana@example.com")).email_verified
     again = await api.gql("mutation { users_me_email_verify_request }", token=token)

@@ -7,7 +7,7 @@ import pyotp
 
 from app.auth.secrets import SecretBox
 from app.models import OneTimeToken, User
-from tests.conftest import TEST_SECRET, Api, Outbox, codes
+from tests.conftest import TEST_SECRET, Api, Outbox, codes, csrf
 
 REQUEST = "mutation($email: String!, $url: String) { auth_magic_link_request(email: $email, redirect_url: $url) }"
 LOGIN = """
@@ -68,7 +68,7 @@ async def test_the_default_page_signs_in_with_a_session_cookie(api: Api, outbox:
     token = await _link_token(api, outbox)
     form = await api.http.get(f"/auth/pages/magic-link?token={token}")
     assert form.status_code == 200 and "Sign me in" in form.text
-    done = await api.http.post("/auth/pages/magic-link", data={"token": token})
+    done = await api.http.post("/auth/pages/magic-link", data={"token": token, **csrf(form)})
     assert done.status_code == 200 and "session_token=" in done.headers["set-cookie"]
     assert (await api.gql("{ users_me { email } }"))["data"]["users_me"]["email"] == "ana@example.com"
 

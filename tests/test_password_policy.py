@@ -19,7 +19,7 @@ from starlette.config import Config
 from app.config import ConfigError, Settings
 from app.models import Purpose, Role, Status, User
 from app.services import one_time
-from tests.conftest import CREATE_USER, LOGIN, Api, Outbox, codes, make_settings, running_app
+from tests.conftest import CREATE_USER, LOGIN, Api, Outbox, codes, csrf, make_settings, running_app
 
 REGISTER = """mutation($email: String!, $password: String!, $first: String, $last: String) {
   users_register(email: $email, password: $password, first_name: $first, last_name: $last) }"""
@@ -80,7 +80,8 @@ async def test_a_reset_refuses_weak_passwords_and_keeps_the_token(api: Api) -> N
     rest = await api.http.post("/auth/password/reset", json={"token": token, "password": "12345678"})
     assert rest.status_code == 400
     assert rest.json()["errors"][0]["extensions"]["code"] == "INVALID_PAYLOAD"
-    page = await api.http.post("/auth/pages/reset-password", data={"token": token, "password": "12345678"})
+    field = csrf(await api.http.get("/auth/pages/reset-password", params={"token": token}))
+    page = await api.http.post("/auth/pages/reset-password", data={"token": token, "password": "12345678", **field})
     assert page.status_code == 400 and "This password is too common." in page.text
     # Nothing was spent: the same link still sets a good password.
     assert (await api.gql(RESET, {"token": token, "password": "a brand new passphrase"}))["data"] == {
@@ -105,7 +106,8 @@ async def test_an_invitation_refuses_weak_passwords_and_stays_usable(api: Api, o
         await api.gql(ACCEPT, {"token": token, "password": "zephyrinequist"}),
         "This password is built from your email or name.",
     )
-    page = await api.http.post("/auth/pages/accept-invite", data={"token": token, "password": "password"})
+    field = csrf(await api.http.get("/auth/pages/accept-invite", params={"token": token}))
+    page = await api.http.post("/auth/pages/accept-invite", data={"token": token, "password": "password", **field})
     assert page.status_code == 400 and "too common" in page.text
     assert (await api.gql(ACCEPT, {"token": token, "password": "my own passphrase"}))["data"] == {
         "users_invite_accept": True

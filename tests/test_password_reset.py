@@ -6,7 +6,7 @@ from email.message import Message
 
 from app.auth.secrets import hash_token
 from app.models import OneTimeToken, Session
-from tests.conftest import LOGIN, Api, Outbox, codes
+from tests.conftest import LOGIN, Api, Outbox, codes, csrf
 
 REQUEST = "mutation($email: String!, $url: String) { auth_password_request(email: $email, reset_url: $url) }"
 RESET = "mutation($token: String!, $password: String!) { auth_password_reset(token: $token, password: $password) }"
@@ -121,9 +121,13 @@ async def test_the_reset_page_sets_a_new_password(api: Api, outbox: Outbox) -> N
     form = await api.http.get(link)
     assert form.status_code == 200 and 'name="password"' in form.text
     token = link.split("token=")[1]
-    done = await api.http.post("/auth/pages/reset-password", data={"token": token, "password": NEW_PASSWORD})
+    done = await api.http.post(
+        "/auth/pages/reset-password", data={"token": token, "password": NEW_PASSWORD, **csrf(form)}
+    )
     assert done.status_code == 200 and "Password changed" in done.text
-    again = await api.http.post("/auth/pages/reset-password", data={"token": token, "password": NEW_PASSWORD})
+    again = await api.http.post(
+        "/auth/pages/reset-password", data={"token": token, "password": NEW_PASSWORD, **csrf(form)}
+    )
     assert again.status_code == 401 and "INVALID_TOKEN" in again.text
     await api.login(password=NEW_PASSWORD)
 

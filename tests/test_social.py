@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from app.models import Identity, Role, User
-from tests.conftest import BASE_URL, LOGIN, Api, codes, make_settings, running_app
+from tests.conftest import BASE_URL, LOGIN, Api, codes, csrf, make_settings, running_app
 from tests.oidc_provider import OpenIDProvider
 
 APP = "https://app.example.com/done"
@@ -345,15 +345,16 @@ async def test_an_account_with_mfa_finishes_social_sign_in_with_a_code(op: OpenI
         assert "refresh_token=" not in answer.headers.get("set-cookie", "")
         form = await api.http.get("/auth/pages/otp")
         assert form.status_code == 200 and 'name="otp"' in form.text
-        wrong = await api.http.post("/auth/pages/otp", data={"otp": "000000"})
+        wrong = await api.http.post("/auth/pages/otp", data={"otp": "000000", **csrf(form)})
         assert wrong.status_code == 401 and "INVALID_OTP" in wrong.text
-        done = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        done = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **csrf(form)})
         assert done.status_code == 302 and done.headers["location"] == APP
         assert "refresh_token=" in done.headers["set-cookie"]
         assert (await api.gql(REFRESH))["data"]["auth_refresh"]["access_token"]
         # Without the ticket cookie (or after it) the page refuses.
         api.http.cookies.clear()
-        stale = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        form = await api.http.get("/auth/pages/otp")
+        stale = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **csrf(form)})
         assert stale.status_code == 401 and "INVALID_TOKEN" in stale.text
 
 
@@ -416,9 +417,11 @@ async def test_concurrent_codes_after_a_social_sign_in_cannot_overrun_the_budget
     async with social_app(op) as api:
         await browser(api, "/auth/login/oidc")  # creates the account
         secret = await _at_the_code_page(api)
-        answers = await asyncio.gather(*(api.http.post("/auth/pages/otp", data={"otp": "000000"}) for _ in range(30)))
+        field = csrf(await api.http.get("/auth/pages/otp"))
+        guesses = (api.http.post("/auth/pages/otp", data={"otp": "000000", **field}) for _ in range(30))
+        answers = await asyncio.gather(*guesses)
         assert sorted(a.status_code for a in answers) == [401] * 10 + [429] * 20
-        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **field})
         assert right.status_code == 429 and "REQUESTS_EXCEEDED" in right.text
 
 
@@ -432,5 +435,6 @@ async def test_codes_after_a_social_sign_in_share_the_accounts_budget(op: OpenID
         disable = "mutation($otp: String!) { users_me_tfa_disable(otp: $otp) }"
         for _ in range(10):
             assert codes(await api.gql(disable, {"otp": "000000"}, token=token)) == ["INVALID_OTP"]
-        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now()})
+        field = csrf(await api.http.get("/auth/pages/otp"))
+        right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **field})
         assert right.status_code == 429 and "REQUESTS_EXCEEDED" in right.text

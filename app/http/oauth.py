@@ -18,7 +18,7 @@ from starlette.routing import Route
 from app.auth.links import LinkTarget, build_link
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
-from app.http.pages import page
+from app.http.pages import form_page, page, posted_form
 from app.services.client import ClientInfo
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
@@ -94,13 +94,13 @@ async def second_factor(request: Request) -> Response:
     """After a social sign-in of an account with MFA: ask for the code, then finish."""
     services: Services = request.app.state.services
     if request.method == "GET":
-        form = (
-            '<form method="post"><label>Code from your authenticator app (or a recovery code) '
-            '<input name="otp" autocomplete="one-time-code" required></label><button>Continue</button></form>'
+        fields = (
+            "<label>Code from your authenticator app (or a recovery code) "
+            '<input name="otp" autocomplete="one-time-code" required></label><button>Continue</button>'
         )
-        return page("Two-factor authentication", form)
-    form_data = await request.form()
+        return form_page(request, services.settings, "Two-factor authentication", fields)
     try:
+        form_data = await posted_form(request, services.settings)
         outcome = await services.social.finish_second_factor(
             request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), ClientInfo.of(request)
         )

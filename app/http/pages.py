@@ -10,12 +10,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from app.errors import AppError, from_exception
-from app.http import cookies
+from app.config import Settings
+from app.errors import AppError, InvalidPayload, from_exception
+from app.http import cookies, csrf
 from app.services.client import ClientInfo
 from app.services.container import Services
 
@@ -30,13 +34,34 @@ input,button{{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Never the path (links carry ?token=) in a Referer, yet the Origin header still goes
+    # with our own form posts: under no-referrer browsers send `Origin: null`, which the
+    # CSRF check refuses.
+    "Referrer-Policy": "strict-origin",
     "Cache-Control": "no-store",
 }
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status, headers=_HEADERS)
+
+
+def form_page(request: Request, settings: Settings, title: str, fields: str, status: int = 200) -> HTMLResponse:
+    """A page holding one POST form, with this browser's CSRF token (hidden field + cookie)."""
+    token = csrf.token_for(request, settings)
+    response = page(title, f'<form method="post">{csrf.hidden_field(token)}{fields}</form>', status)
+    csrf.remember(response, settings, token)
+    return response
+
+
+async def posted_form(request: Request, settings: Settings) -> FormData:
+    """The POSTed form of one of our pages; Forbidden when it was not sent from it."""
+    try:
+        form = await request.form()
+    except (HTTPException, MultiPartException, ValueError):
+        raise InvalidPayload("Send the form of this page.") from None
+    csrf.check(request, form, settings)
+    return form
 
 
 def _token_field(token: str) -> str:
@@ -64,23 +89,23 @@ class TokenPage:
             token = request.query_params.get("token", "")
             if not token:
                 return page(self.title, '<p class="error">This link is incomplete.</p>', 400)
-            return page(self.title, self._form(token, services.settings.password_min_length))
-        form = await request.form()
+            return form_page(request, services.settings, self.title, self._fields(token, services.settings))
         response = page(self.done_title, f"<p>{escape(self.done_text)}</p>")
         try:
+            form = await posted_form(request, services.settings)
             await self.action(request, services, str(form.get("token", "")), str(form.get("password", "")), response)
         except Exception as exc:  # noqa: BLE001 - shown as a page with the code
             return _failure(self.title, from_exception(exc))
         return response
 
-    def _form(self, token: str, min_length: int) -> str:
+    def _fields(self, token: str, settings: Settings) -> str:
         password = ""
         if self.password_label:
             password = (
                 f'<label>{escape(self.password_label)} <input type="password" name="password" '
-                f'autocomplete="new-password" minlength="{min_length}" required></label>'
+                f'autocomplete="new-password" minlength="{settings.password_min_length}" required></label>'
             )
-        return f'<form method="post">{_token_field(token)}{password}<button>{escape(self.button)}</button></form>'
+        return f"{_token_field(token)}{password}<button>{escape(self.button)}</button>"
 
 
 async def _reset(request: Request, services: Services, token: str, password: str, response: Response) -> None:
