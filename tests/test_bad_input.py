@@ -137,3 +137,23 @@ async def test_a_naive_expires_at_is_read_as_utc(api: Api) -> None:
     # A moment that cannot be moved to UTC is a bad value, not a crash.
     assert codes(await api.gql(create, {"at": "9999-12-31T23:59:59-14:00"}, token=token)) == ["GRAPHQL_VALIDATION"]
     assert codes(await api.gql(create, {"at": "0001-01-01T00:00:00+14:00"}, token=token)) == ["GRAPHQL_VALIDATION"]
+
+
+async def test_nul_characters_are_invalid_payload_before_reaching_the_database(api: Api) -> None:
+    # PostgreSQL text cannot hold NUL: it was a SERVICE_UNAVAILABLE there, after a write began.
+    create = (
+        "mutation($name: String) { createUser(authProvider: {email: {email: $e, password: $p}}, name: $name) { id } }"
+    )
+    create = create.replace("mutation($name: String)", "mutation($name: String, $e: String!, $p: String!)")
+    password = "correct horse battery"
+    for path in GRAPHQL:
+        variables = {"name": "a\x00b", "e": "nul@example.com", "p": password}
+        response = await api.http.post(path, json={"query": create, "variables": variables})
+        _error(response, 400, "INVALID_PAYLOAD")
+        for literal in ("a\\u0000b", "a\\u{0}b", "a\\u{000000}b"):
+            query = 'mutation { auth_password_request(email: "' + literal + '@example.com") }'
+            _error(await api.http.post(path, json={"query": query}), 400, "INVALID_PAYLOAD")
+    _error(await api.http.get("/graphql", params={"query": '{ node(id: "\\u0000") { id } }'}), 400, "INVALID_PAYLOAD")
+    for path in REST:
+        _error(await api.http.post(path, json={"email": "a\x00@example.com", "token": "x"}), 400, "INVALID_PAYLOAD")
+    assert codes(await api.gql(create, {"name": "a\\u0000b", "e": "ok@example.com", "p": password})) == []

@@ -2,9 +2,10 @@
 
 Python's `json.loads` has no limits of its own: about a thousand nested arrays raise
 `RecursionError`, a number of more than 4,300 digits raises `ValueError`, bytes that are not
-UTF-8 raise `UnicodeDecodeError`, and `\\ud800` gives a string that no database accepts. Each
-of those became a 500. Here every malformed or unreasonable body is `InvalidPayload` (400),
-decided once, at the edge, before any handler sees the value.
+UTF-8 raise `UnicodeDecodeError`, and `\\ud800` or `\\u0000` give strings that PostgreSQL
+refuses. Each of those became a 500 (or a 503 from the database). Here every malformed or
+unreasonable body is `InvalidPayload` (400), decided once, at the edge, before any handler
+sees the value.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ MAX_DEPTH = 32
 # Characters in one number literal; a 64-bit integer has 20, a double's exponent form ~25.
 MAX_NUMBER_LENGTH = 100
 
-# An escaped UTF-16 surrogate: paired ones become one character, lone ones stay surrogates.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# An escaped UTF-16 surrogate (paired ones become one character, lone ones stay surrogates),
+# or an escaped NUL, which no PostgreSQL text column can hold.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+# The same NUL inside a GraphQL document's string literal (`\u0000`, or `\u{0}` since the
+# October 2021 spec), or raw.
+_GRAPHQL_NUL = re.compile(r"\\u(?:0000|\{0+\})|\x00")
 
 
 def _number(convert: type[int] | type[float]) -> object:
@@ -55,13 +60,13 @@ def parse_json(raw: bytes | str) -> object:
     # Cheap tests first: counting brackets and searching for an escape run in C, so the
     # walk below only happens for bodies that could fail it.
     deep = text.count("[") + text.count("{") > MAX_DEPTH
-    if deep or _SURROGATE_ESCAPE.search(text):
+    if deep or _SUSPECT_ESCAPE.search(text):
         _check(value)
     return value
 
 
 def _check(value: object) -> None:
-    """Depth and lone surrogates, iteratively (no recursion to exhaust)."""
+    """Depth, lone surrogates and NULs, iteratively (no recursion to exhaust)."""
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -79,7 +84,15 @@ def _check(value: object) -> None:
 
 
 def _text(text: str) -> None:
+    if "\x00" in text:
+        raise InvalidPayload("Text may not contain NUL characters.")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidPayload("Text holds an unpaired UTF-16 surrogate.") from None
+
+
+def check_document(query: str) -> None:
+    """String literals of a GraphQL document are held to the same rule as JSON strings."""
+    if _GRAPHQL_NUL.search(query):
+        raise InvalidPayload("Text may not contain NUL characters.")

@@ -17,7 +17,7 @@ from strawberry.types import ExecutionResult
 from app.auth.viewer import Viewer, resolve_viewer
 from app.config import Settings
 from app.errors import GRAPHQL_VALIDATION, AppError, GraphQLValidation, InvalidPayload
-from app.http.bodies import parse_json
+from app.http.bodies import check_document, parse_json
 from app.http.responses import error_response
 from app.services.auth import AuthService
 from app.services.client import ClientInfo
@@ -94,7 +94,11 @@ class GraphQLView(GraphQL[Context, None]):
             content_type = (request.content_type or "").split(";")[0].strip().lower()
             if content_type != "application/json":
                 raise InvalidPayload("Send a JSON body (Content-Type: application/json).")
-        return await super().parse_http_body(request)
+        parsed = await super().parse_http_body(request)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if isinstance(item.query, str):
+                check_document(item.query)
+        return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
