@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from email import message_from_bytes
@@ -26,6 +27,15 @@ from app.models import User
 
 TEST_SECRET = "test-secret-" + "x" * 40
 BASE_URL = "http://127.0.0.1:8000"
+# Requests the generated tests (tests/test_fuzz.py) sent, by path; reported at the end.
+GENERATED_REQUESTS: Counter[str] = Counter()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if GENERATED_REQUESTS:
+        total = sum(GENERATED_REQUESTS.values())
+        by_path = ", ".join(f"{path} {count}" for path, count in sorted(GENERATED_REQUESTS.items()))
+        terminalreporter.write_line(f"generated requests: {total} ({by_path})")
 
 
 def _database_url() -> str:
