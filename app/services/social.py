@@ -27,9 +27,10 @@ from app.errors import (
     RecordNotUnique,
 )
 from app.models import Identity, Role, Status, User
-from app.services import audit
+from app.services import audit, one_time
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
+from app.services.reclaim import hand_over
 from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
 
 log = logging.getLogger("app.social")
@@ -187,11 +188,18 @@ class SocialService:
         if email and (existing := await User.by_email(email)) is not None:
             if not profile.email_verified:
                 raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
-            await self._add_identity(existing, config, profile)
-            if not existing.email_verified:
-                existing.email_verified = True  # the provider vouched for the address
-                await existing.save(update_fields=["email_verified"])
-            return existing
+            async with in_transaction():
+                locked = await one_time.lock_user(existing.id)
+                if locked is None:
+                    raise InvalidCredentials()
+                if not locked.email_verified:
+                    # The provider proves the address for the first time: whatever the
+                    # unproven holder set up (a password, a second factor...) goes first.
+                    await hand_over(locked, self.sessions)
+                    locked.email_verified = True
+                    await locked.save(update_fields=["email_verified"])
+                await self._add_identity(locked, config, profile)
+            return locked
         if not config.allow_public_registration:
             raise InvalidCredentials()
         return await self._register(config, profile, email)

@@ -20,6 +20,7 @@ from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
 from app.services.phone import PhoneService
+from app.services.reclaim import hand_over
 from app.services.sessions import SessionService
 from app.services.timing import stall
 
@@ -160,13 +161,19 @@ class UserService:
         password_hash = await self.passwords.hash(password)
         async with in_transaction():
             user = await one_time.consume(token, Purpose.password_reset)
+            if not user.email_verified:
+                # The reset mail proves the address for the first time: drop what the
+                # unproven holder set up (second factor, phone, identities).
+                await hand_over(user, self.sessions, keep_password=True)
             user.password_hash = password_hash
             fields = ["password_hash"]
             if user.status in (Status.unverified, Status.invited):
-                # Receiving the reset mail proves the address (and the invitation it voids
-                # below would have set the password the same way).
-                user.status, user.email_verified = Status.active, True
-                fields += ["status", "email_verified"]
+                # The invitation it voids below would have set the password the same way.
+                user.status = Status.active
+                fields.append("status")
+            if not user.email_verified:
+                user.email_verified = True  # receiving the reset mail proves the address
+                fields.append("email_verified")
             await user.save(update_fields=fields)
             await one_time.void_outstanding(user.id)
             await self.sessions.revoke_all(str(user.id))
