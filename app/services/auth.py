@@ -21,6 +21,7 @@ from app.services import audit, one_time
 from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
+from app.services.reclaim import hand_over
 from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
 from app.services.timing import stall
 
@@ -109,8 +110,8 @@ class AuthService:
     async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:
         async def gate(user: User) -> None:
             if user.status == Status.unverified:
-                user.status, user.email_verified = Status.active, True  # the mail proves the address
-                await user.save(update_fields=["status", "email_verified"])
+                user.status = Status.active  # the mail proves the address
+                await user.save(update_fields=["status"])
             check_can_sign_in(user)
             await self.mfa.check(user, otp, client)
 
@@ -118,6 +119,11 @@ class AuthService:
             try:
                 async with in_transaction():
                     user = await one_time.consume(token, Purpose.magic_link, check=gate)
+                    if not user.email_verified:
+                        # The first proof of the address: what an unproven holder set up goes.
+                        await hand_over(user, self.sessions)
+                        user.email_verified = True
+                        await user.save(update_fields=["email_verified"])
                     # In the same transaction (under the user lock): a reset or password
                     # change racing with this sign-in either voids the link first or
                     # revokes the session it opens.

@@ -193,8 +193,8 @@ class SocialService:
                 if locked is None:
                     raise InvalidCredentials()
                 if not locked.email_verified:
-                    # The provider proves the address for the first time: whatever the
-                    # unproven holder set up (a password, a second factor...) goes first.
+                    # The provider proves the address for the first time: what the
+                    # unproven holder set up (a password, a phone, identities) goes first.
                     await hand_over(locked, self.sessions)
                     locked.email_verified = True
                     await locked.save(update_fields=["email_verified"])

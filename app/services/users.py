@@ -163,7 +163,7 @@ class UserService:
             user = await one_time.consume(token, Purpose.password_reset)
             if not user.email_verified:
                 # The reset mail proves the address for the first time: drop what the
-                # unproven holder set up (second factor, phone, identities).
+                # unproven holder set up (phone, identities).
                 await hand_over(user, self.sessions, keep_password=True)
             user.password_hash = password_hash
             fields = ["password_hash"]
