@@ -19,7 +19,9 @@ from aiosmtpd.controller import Controller
 from app.models import OneTimeToken, Status, User
 from tests.conftest import BASE_URL, Api, Outbox, _free_port, make_settings, running_app
 
-SMTP_DELAY = 1.5
+SMTP_DELAY = 2.0
+# Well under the mail server's delay even on a busy machine; an awaited mail would take longer.
+QUICK = 1.5
 REGISTER = """mutation($email: String!) {
   users_register(email: $email, password: "correct horse battery", first_name: "Ana", last_name: "Lima")
 }"""
@@ -82,11 +84,11 @@ async def test_answers_do_not_wait_for_a_slow_mail_server(slow_smtp: Controller)
         for query, unknown in PAIRS:
             status, taken, taken_time = await ask(client, query, TAKEN)
             new_status, new, new_time = await ask(client, query, unknown)
-            # Not a performance assertion: 1.5 s of SMTP would show in either if awaited.
+            # Not a performance assertion: 2 s of SMTP would show in either if awaited.
             assert (status, taken) == (new_status, new) and status == 200, query
-            assert taken_time < 1.0 and new_time < 1.0, (query, taken_time, new_time)
+            assert taken_time < QUICK and new_time < QUICK, (query, taken_time, new_time)
         rest = [await rest_ask(client, email) for email in (TAKEN, "nobody@example.com")]
-        assert rest[0][:2] == rest[1][:2] == (204, b"") and rest[0][2] < 1.0 and rest[1][2] < 1.0
+        assert rest[0][:2] == rest[1][:2] == (204, b"") and rest[0][2] < QUICK and rest[1][2] < QUICK
         await api.services.mail_queue.drain()
         # The mail still went: "taken", reset twice and magic link to Ana; the verification to
         # the new address.

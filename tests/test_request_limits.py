@@ -7,6 +7,10 @@ import pytest
 
 from tests.conftest import Api, codes, make_settings, running_app
 
+# A loose bound, a sanity check on a possibly busy machine: the documents these tests send
+# took seconds before the caps (the fragment bomb 7.8 s) and take milliseconds now.
+QUICK = 3.0
+
 
 async def test_alias_batching_of_logins_is_refused(api: Api) -> None:
     await api.signup()
@@ -70,9 +74,9 @@ async def test_a_fragment_bomb_is_refused_at_once_and_health_still_answers(api: 
     await asyncio.sleep(0)
     health = await api.http.get("/health")
     # A loose bound, a sanity check: before the caps this took 7.8 s, /health waiting.
-    assert health.status_code == 200 and time.perf_counter() - started < 1
+    assert health.status_code == 200 and time.perf_counter() - started < QUICK
     assert codes(await request) == ["QUERY_TOO_COMPLEX"]
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < QUICK
 
 
 @pytest.mark.parametrize(
@@ -92,7 +96,7 @@ async def test_documents_beyond_the_caps_are_too_complex(api: Api, document: str
     started = time.perf_counter()
     result = await api.gql(document)
     assert codes(result) and set(codes(result)) == {"QUERY_TOO_COMPLEX"}, result
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < QUICK
 
 
 async def test_fragment_cycles_are_refused_quickly(api: Api) -> None:
@@ -102,7 +106,7 @@ async def test_fragment_cycles_are_refused_quickly(api: Api) -> None:
     started = time.perf_counter()
     assert set(codes(await api.gql(cycle))) <= {"QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION"}
     assert codes(await api.gql("query { ...A } fragment A on Query { ...B ...B } fragment B on Query { ...A ...A }"))
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < QUICK
 
 
 async def test_documents_within_the_caps_still_answer(api: Api) -> None:
