@@ -514,6 +514,25 @@ class GraphQLSettings(BaseModel):
         return cors_origins(value)
 
 
+class PageSettings(BaseModel):
+    """Pages"""
+
+    pages_templates_path: Path | None = Field(
+        None,
+        alias="PAGES_TEMPLATES_PATH",
+        description="a folder whose files replace the built-in templates of the `/auth/pages/` pages by name "
+        "(`base.html`, `reset_password.html`, ...)",
+    )
+
+    @field_validator("pages_templates_path")
+    @classmethod
+    def _folder(cls, value: Path | None) -> Path | None:
+        # Checked at start-up: a typo would otherwise fall back to the built-in look unnoticed.
+        if value is not None and not value.is_dir():
+            raise ValueError("no such folder")
+        return value
+
+
 class ProviderSettings(BaseModel):
     """Sign-in providers"""
 
@@ -544,6 +563,7 @@ class CookieSettings:
 
 
 class Settings(
+    PageSettings,
     ProviderSettings,
     GraphQLSettings,
     LimitSettings,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from html import escape
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -30,7 +29,7 @@ from starlette.responses import Response
 from app.config import Settings, parse_origin
 from app.errors import Forbidden
 
-FIELD = "csrf_token"
+FIELD = "csrf_token"  # the hidden field in the page templates
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _SAFE_FETCH_SITES = frozenset({"same-origin", "none"})
 
@@ -43,10 +42,6 @@ def token_for(request: Request, settings: Settings) -> str:
     """This browser's token: the one its cookie holds (several tabs share it), else a new one."""
     current = request.cookies.get(cookie_name(settings), "")
     return current if _TOKEN.fullmatch(current) else secrets.token_urlsafe(32)
-
-
-def hidden_field(token: str) -> str:
-    return f'<input type="hidden" name="{FIELD}" value="{escape(token, quote=True)}">'
 
 
 def remember(response: Response, settings: Settings, token: str) -> None:

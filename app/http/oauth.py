@@ -9,8 +9,6 @@ shows the code (status 400/401). Never a 500.
 
 from __future__ import annotations
 
-from html import escape
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -18,7 +16,8 @@ from starlette.routing import Route
 from app.auth.links import LinkTarget, build_link
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
-from app.http.pages import form_page, page, posted_form
+from app.http.pages import error_page, form_page, posted_form
+from app.http.templating import render
 from app.services.client import ClientInfo
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
@@ -42,7 +41,7 @@ async def start(request: Request) -> Response:
                 raise Forbidden("Sign in first to link another way to sign in.")
         url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a page with its code
-        return _failure_page(from_exception(exc))
+        return _failure_page(request, services, from_exception(exc))
     response = RedirectResponse(url, status_code=302)
     settings = services.settings
     response.set_cookie(
@@ -76,7 +75,7 @@ async def callback(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
         error = from_exception(exc)
         back = _way_back(services, flow)
-        failed = _failure_redirect(back, error) if back else _failure_page(error)
+        failed = _failure_redirect(back, error) if back else _failure_page(request, services, error)
         failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return failed
     if outcome.otp_ticket:
@@ -85,7 +84,7 @@ async def callback(request: Request) -> Response:
                        secure=services.settings.refresh_cookie.secure, samesite="strict")  # fmt: skip
         ask.delete_cookie(FLOW_COOKIE, path="/auth/login")
         return ask
-    response = _signed_in(services, outcome.redirect, outcome.issued)
+    response = _signed_in(request, services, outcome.redirect, outcome.issued)
     response.delete_cookie(FLOW_COOKIE, path="/auth/login")
     return response
 
@@ -94,31 +93,28 @@ async def second_factor(request: Request) -> Response:
     """After a social sign-in of an account with MFA: ask for the code, then finish."""
     services: Services = request.app.state.services
     if request.method == "GET":
-        fields = (
-            "<label>Code from your authenticator app (or a recovery code) "
-            '<input name="otp" autocomplete="one-time-code" required></label><button>Continue</button>'
-        )
-        return form_page(request, services.settings, "Two-factor authentication", fields)
+        return form_page(request, services.settings, "otp.html")
     try:
         form_data = await posted_form(request, services.settings)
         outcome = await services.social.finish_second_factor(
             request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), ClientInfo.of(request)
         )
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure_page(from_exception(exc))
-    response = _signed_in(services, outcome.redirect, outcome.issued)
+        return _failure_page(request, services, from_exception(exc))
+    response = _signed_in(request, services, outcome.redirect, outcome.issued)
     response.delete_cookie(OTP_COOKIE, path="/auth/pages/otp")
     return response
 
 
-def _signed_in(services: Services, redirect: LinkTarget | None, issued: IssuedTokens | None) -> Response:
+def _signed_in(
+    request: Request, services: Services, redirect: LinkTarget | None, issued: IssuedTokens | None
+) -> Response:
     """Refresh cookie (when a session was opened) and the way back to the app, or a page."""
     response: Response
     if redirect:
         response = RedirectResponse(build_link(redirect), status_code=302)
     else:
-        what = "linked to your account" if issued is None else "signed in"
-        response = page("Done", f"<p>You are {what}. You can close this page.</p>")
+        response = render(request, services.settings, "oauth_result.html", linked=issued is None)
     if issued is not None:
         cookies.set_mode_cookie(response, services.settings, issued, "cookie")
     return response
@@ -138,10 +134,9 @@ def _failure_redirect(redirect: LinkTarget, error: AppError) -> Response:
     return RedirectResponse(build_link(redirect, reason=error.code), status_code=302)
 
 
-def _failure_page(error: AppError) -> Response:
+def _failure_page(request: Request, services: Services, error: AppError) -> Response:
     status = error.status if error.status in (400, 401, 403, 429, 503) else 400
-    body = f'<p class="error">{escape(error.message)}</p><p>Code: <code>{escape(error.code)}</code></p>'
-    return page("Sign-in failed", body, status)
+    return error_page(request, services.settings, "oauth_error.html", error, status)
 
 
 routes = [
