@@ -14,6 +14,7 @@ from joserfc.jwk import RSAKey
 from app.models import Identity, Role, User
 from tests.conftest import BASE_URL, LOGIN, Api, codes, csrf, make_settings, running_app
 from tests.oidc_provider import OpenIDProvider
+from tests.test_pages import page_rules
 
 APP = "https://app.example.com/done"
 REFRESH = "mutation { auth_refresh(mode: cookie) { access_token } }"
@@ -116,6 +117,8 @@ async def test_without_redirect_a_page_says_what_happened(op: OpenIDProvider) ->
     async with social_app(op) as api:
         answer, _ = await browser(api, "/auth/login/oidc")
         assert answer.status_code == 200 and "signed in" in answer.text
+        page_rules(answer)
+        assert "<h1>Done</h1>" in answer.text
 
 
 async def test_access_denied_goes_back_with_a_reason(op: OpenIDProvider) -> None:
