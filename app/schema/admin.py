@@ -24,7 +24,7 @@ from app.schema.types import (
     raw_id,
 )
 from app.services.admin import UserFilter
-from app.services.pages import keyset_page
+from app.services.pagination import keyset_page
 
 admin_only: list[type[BasePermission]] = [HasRole("admin")]
 

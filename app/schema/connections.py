@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from app.schema.types import ApiTokenInfo, AuditEvent, Session, User
-from app.services.pages import Page
+from app.services.pagination import Page
 
 T = TypeVar("T")
 

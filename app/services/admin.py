@@ -17,7 +17,7 @@ from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
 from app.services.client import ClientInfo
-from app.services.pages import Page, keyset_page
+from app.services.pagination import Page, keyset_page
 from app.services.sessions import SessionService
 
 

@@ -11,7 +11,7 @@ from app.errors import Forbidden, InvalidPayload, InvalidToken, TokenExpired
 from app.models import ApiToken, Role, Status, User
 from app.services import audit
 from app.services.client import ClientInfo, now
-from app.services.pages import Page, keyset_page
+from app.services.pagination import Page, keyset_page
 
 PREFIX = "sk_"
 MAX_NAME = 100

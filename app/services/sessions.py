@@ -16,7 +16,7 @@ from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, Status, User
 from app.services import audit
 from app.services.client import ClientInfo, now
-from app.services.pages import Page, keyset_page
+from app.services.pagination import Page, keyset_page
 
 log = logging.getLogger("app.sessions")
 
