@@ -15,6 +15,7 @@ from app.models import User as UserModel
 from app.schema.auth import mode_name, tokens_out
 from app.schema.connections import ApiTokenConnection, SessionConnection, connection
 from app.schema.context import Context
+from app.schema.ids import raw_id, to_global_id
 from app.schema.permissions import IsAuthenticated, IsSessionUser
 from app.schema.types import (
     ApiTokenInfo,
@@ -24,10 +25,7 @@ from app.schema.types import (
     Session,
     TfaSecret,
     User,
-    UserRole,
     given,
-    raw_id,
-    to_global_id,
 )
 
 signed_in: list[type[BasePermission]] = [IsAuthenticated]
@@ -121,8 +119,8 @@ class AccountMutation:
         last_name: str | None = UNSET,
         name: str | None = UNSET,
     ) -> User | None:
-        values = [None if v is UNSET else v for v in (first_name, last_name, name)]
-        user = await info.context.services.account.update_profile(me(info), *values)
+        account = info.context.services.account
+        user = await account.update_profile(me(info), given(first_name), given(last_name), given(name))
         return User.from_model(user)
 
     @strawberry.mutation(permission_classes=with_session, description="Signs out every other session.")
@@ -153,18 +151,16 @@ class AccountMutation:
         self,
         info: Info[Context, None],
         name: str,
-        role: UserRole | None = UNSET,
+        role: Role | None = UNSET,
         expires_at: datetime | None = UNSET,
         password: str | None = UNSET,
         otp: str | None = UNSET,
     ) -> ApiTokenSecret | None:
         ctx = info.context
-        chosen = None if role is UNSET or role is None else Role(role.value)
-        expiry = None if expires_at is UNSET else expires_at
         session_id = ctx.viewer.session_id
         assert session_id is not None  # noqa: S101 - IsSessionUser ran first
         await ctx.services.account.confirm_recent(me(info), session_id, given(password), given(otp), ctx.client)
-        token, secret = await ctx.services.api_tokens.create(me(info), name, chosen, expiry, ctx.client)
+        token, secret = await ctx.services.api_tokens.create(me(info), name, given(role), given(expires_at), ctx.client)
         return ApiTokenSecret(id=to_global_id("ApiToken", str(token.id)), token=secret)
 
     @strawberry.mutation(permission_classes=with_session)

@@ -8,23 +8,14 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from app.errors import InvalidPayload
-from app.models import AuditEvent as AuditEventModel
 from app.models import Role, Status
 from app.schema.account import me
 from app.schema.connections import AuditEventConnection, UserConnection, connection
 from app.schema.context import Context
+from app.schema.ids import raw_id
 from app.schema.permissions import HasRole
-from app.schema.types import (
-    AuditEvent,
-    User,
-    UserRole,
-    UsersFilter,
-    UserStatus,
-    given,
-    raw_id,
-)
+from app.schema.types import AuditEvent, User, UsersFilter, given
 from app.services.admin import UserFilter
-from app.services.pagination import keyset_page
 
 admin_only: list[type[BasePermission]] = [HasRole("admin")]
 
@@ -41,12 +32,7 @@ class AdminQuery:
     ) -> UserConnection | None:
         where = UserFilter()
         if filter:
-            role, status = given(filter.role), given(filter.status)
-            where = UserFilter(
-                email=filter.email or None,
-                role=Role(role.value) if isinstance(role, UserRole) else None,
-                status=Status(status.value) if isinstance(status, UserStatus) else None,
-            )
+            where = UserFilter(email=filter.email or None, role=given(filter.role), status=given(filter.status))
         page = await info.context.services.admin.users(given(first), after or None, where)
         edges, page_info = connection(page, User.from_model)
         return UserConnection(edges=edges, pageInfo=page_info)
@@ -60,12 +46,8 @@ class AdminQuery:
         user_id: strawberry.ID | None = UNSET,
         action: str | None = UNSET,
     ) -> AuditEventConnection | None:
-        query = AuditEventModel.all()
-        if user_id:
-            query = query.filter(user_id=raw_id(user_id, "User"))
-        if action:
-            query = query.filter(action=action)
-        page = await keyset_page(query, given(first), after or None)
+        user = raw_id(user_id, "User") if user_id else None
+        page = await info.context.services.admin.audit_events(given(first), after or None, user, action or None)
         edges, page_info = connection(page, AuditEvent.from_model)
         return AuditEventConnection(edges=edges, pageInfo=page_info)
 
@@ -77,16 +59,16 @@ class AdminMutation:
         self,
         info: Info[Context, None],
         id: strawberry.ID,  # noqa: A002
-        role: UserRole | None = UNSET,
-        status: UserStatus | None = UNSET,
+        role: Role | None = UNSET,
+        status: Status | None = UNSET,
     ) -> User | None:
-        if status == UserStatus.invited or status == UserStatus.unverified:
+        if status == Status.invited or status == Status.unverified:
             raise InvalidPayload("Status can be set to active or suspended.")
         user = await info.context.services.admin.update(
             me(info),
             raw_id(id, "User"),
-            Role(role.value) if isinstance(role, UserRole) else None,
-            Status(status.value) if isinstance(status, UserStatus) else None,
+            given(role),
+            given(status),
             info.context.client,
         )
         return User.from_model(user)
@@ -96,11 +78,10 @@ class AdminMutation:
         self,
         info: Info[Context, None],
         email: str,
-        role: UserRole | None = UNSET,
+        role: Role | None = UNSET,
         invite_url: str | None = UNSET,
     ) -> bool | None:
-        chosen = Role(role.value) if isinstance(role, UserRole) else None
-        await info.context.services.admin.invite(me(info), email, chosen, invite_url or None, info.context.client)
+        await info.context.services.admin.invite(me(info), email, given(role), invite_url or None, info.context.client)
         return True
 
     @strawberry.mutation

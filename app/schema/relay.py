@@ -10,6 +10,7 @@ from strawberry.types import Info
 from app.config import Settings
 from app.schema import SHARED_MUTATIONS, SHARED_QUERIES, Schema, config, execution_context_class, extensions
 from app.schema.context import Context
+from app.schema.ids import to_global_id
 from app.schema.types import (
     AuthProviderAuth0,
     AuthProviderEmail,
@@ -18,7 +19,7 @@ from app.schema.types import (
     AuthProviderSignupData,
     Node,
     User,
-    to_global_id,
+    given,
 )
 from app.schema.users import UserQuery, chosen_provider, create_user, session_user, signin_user
 
@@ -65,17 +66,13 @@ class RelaySigninPayload:
     viewer: Viewer
 
 
-def _client_id(value: str | None) -> str | None:
-    return None if value is UNSET else value
-
-
 @strawberry.type
 class RelayMutation:
     @strawberry.mutation(name="createUser")
     async def create_user(self, info: Info[Context, None], input: SignupUserInput) -> CreateUserPayload | None:  # noqa: A002
         user = await create_user(info.context, input.authProvider, input.name or None)
         return CreateUserPayload(
-            user=user, clientMutationId=_client_id(input.clientMutationId), viewer=Viewer.of(session_user(info.context))
+            user=user, clientMutationId=given(input.clientMutationId), viewer=Viewer.of(session_user(info.context))
         )
 
     @strawberry.mutation(name="signinUser")
@@ -87,7 +84,7 @@ class RelayMutation:
             token=token,
             refreshToken=refresh,
             user=user,
-            clientMutationId=_client_id(input.clientMutationId),
+            clientMutationId=given(input.clientMutationId),
             viewer=Viewer.of(user),
         )
 

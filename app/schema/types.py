@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import uuid
 from datetime import UTC, datetime
 from enum import Enum
 from typing import NewType, TypeVar
@@ -18,12 +15,13 @@ from strawberry.scalars import JSON
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
-from app.errors import InvalidPayload
 from app.models import ApiToken as ApiTokenModel
 from app.models import AuditEvent as AuditEventModel
 from app.models import Identity as IdentityModel
+from app.models import Role, Status
 from app.models import Session as SessionModel
 from app.models import User as UserModel
+from app.schema.ids import to_global_id
 from app.schema.permissions import IsOwnerOrAdmin
 
 T = TypeVar("T")
@@ -67,19 +65,9 @@ class AuthMode(Enum):
     session = "session"
 
 
-@strawberry.enum(name="user_role")
-class UserRole(Enum):
-    admin = "admin"
-    user = "user"
-    guest = "guest"
-
-
-@strawberry.enum(name="user_status")
-class UserStatus(Enum):
-    active = "active"
-    unverified = "unverified"
-    suspended = "suspended"
-    invited = "invited"
+# The models' own enums, under the contract's GraphQL names (no twins to convert between).
+strawberry.enum(Role, name="user_role")
+strawberry.enum(Status, name="user_status")
 
 
 @strawberry.type(name="auth_tokens")
@@ -87,20 +75,6 @@ class AuthTokens:
     access_token: str | None
     expires: GraphQLBigInt | None
     refresh_token: str | None
-
-
-def to_global_id(type_name: str, raw_id: str) -> strawberry.ID:
-    return strawberry.ID(base64.b64encode(f"{type_name}:{raw_id}".encode()).decode())
-
-
-def from_global_id(global_id: str) -> tuple[str, str]:
-    try:
-        type_name, _, raw_id = base64.b64decode(global_id, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidPayload("Invalid global id.") from None
-    if not type_name or not raw_id:
-        raise InvalidPayload("Invalid global id.")
-    return type_name, raw_id
 
 
 @strawberry.interface(name="Node", description="An object with a global id (Relay).")
@@ -122,8 +96,8 @@ class User(Node):
     phone: str | None = strawberry.field(permission_classes=_owner)
     first_name: str | None = strawberry.field(permission_classes=_owner)
     last_name: str | None = strawberry.field(permission_classes=_owner)
-    role: UserRole | None = strawberry.field(permission_classes=_owner)
-    status: UserStatus | None = strawberry.field(permission_classes=_owner)
+    role: Role | None = strawberry.field(permission_classes=_owner)
+    status: Status | None = strawberry.field(permission_classes=_owner)
     email_verified: bool | None = strawberry.field(permission_classes=_owner)
     tfa_enabled: bool | None = strawberry.field(permission_classes=_owner)
     created_at: datetime | None = strawberry.field(permission_classes=_owner)
@@ -140,8 +114,8 @@ class User(Node):
             phone=user.phone,
             first_name=user.first_name,
             last_name=user.last_name,
-            role=UserRole(str(user.role)),
-            status=UserStatus(str(user.status)),
+            role=Role(user.role),
+            status=Status(user.status),
             email_verified=user.email_verified,
             tfa_enabled=user.tfa_enabled,
             created_at=user.created_at,
@@ -187,17 +161,6 @@ class SigninPayload:
     user: User | None
 
 
-def raw_id(global_id: str, expected: str) -> str:
-    """The database id inside a global id of the expected type, else INVALID_PAYLOAD."""
-    type_name, value = from_global_id(global_id)
-    if type_name != expected:
-        raise InvalidPayload(f"Expected a {expected} id.")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidPayload("Invalid global id.") from None
-
-
 @strawberry.type(name="tfa_secret")
 class TfaSecret:
     secret: str
@@ -229,7 +192,7 @@ class Session(Node):
 @strawberry.type(name="ApiToken")
 class ApiTokenInfo(Node):
     name: str
-    role: UserRole
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
@@ -239,7 +202,7 @@ class ApiTokenInfo(Node):
         return cls(
             id=to_global_id("ApiToken", str(token.id)),
             name=token.name,
-            role=UserRole(str(token.role)),
+            role=Role(token.role),
             created_at=token.created_at,
             last_used_at=token.last_used_at,
             expires_at=token.expires_at,
@@ -282,8 +245,8 @@ class AuditEvent:
 @strawberry.input(name="users_filter")
 class UsersFilter:
     email: str | None = UNSET
-    role: UserRole | None = UNSET
-    status: UserStatus | None = UNSET
+    role: Role | None = UNSET
+    status: Status | None = UNSET
 
 
 @strawberry.type(name="Identity", description="A social sign-in linked to the account.")

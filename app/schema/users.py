@@ -3,7 +3,6 @@ user queries and Relay's node lookup."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 
 import strawberry
@@ -16,6 +15,7 @@ from app.models import ApiToken as ApiTokenModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.context import Context
+from app.schema.ids import as_uuid, from_global_id
 from app.schema.types import (
     ApiTokenInfo,
     AuthProviderAuth0,
@@ -27,9 +27,9 @@ from app.schema.types import (
     Session,
     SigninPayload,
     User,
-    from_global_id,
     given,
 )
+from app.services import nodes
 
 MAX_NODE_IDS = 100
 
@@ -148,29 +148,18 @@ async def load_nodes(ctx: Context, ids: list[strawberry.ID]) -> list[Node | None
     viewer = ctx.viewer
     if viewer.user is None:
         return [None for _ in ids]
-    wanted = [(type_name, _uuid(raw)) for type_name, raw in (from_global_id(i) for i in ids)]
-
-    def of(kind: str) -> list[str]:
-        return [raw for type_name, raw in wanted if type_name == kind and raw]
-
-    found: dict[tuple[str, str], Node] = {}
-    if users := of("User"):
-        for user in await UserModel.filter(id__in=users):
-            found["User", str(user.id)] = User.from_model(user)
-    if sessions := of("Session"):
-        for session in await SessionModel.filter(id__in=sessions, user_id=viewer.user.id):
-            found["Session", str(session.id)] = Session.from_model(session, viewer.session_id)
-    if tokens := of("ApiToken"):
-        for token in await ApiTokenModel.filter(id__in=tokens, user_id=viewer.user.id):
-            found["ApiToken", str(token.id)] = ApiTokenInfo.from_model(token)
-    return [found.get((type_name, raw)) if raw else None for type_name, raw in wanted]
+    refs = [(type_name, as_uuid(raw)) for type_name, raw in (from_global_id(i) for i in ids)]
+    return [_node(row, viewer.session_id) for row in await nodes.visible(str(viewer.user.id), refs)]
 
 
-def _uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
+def _node(row: nodes.Row | None, current_session_id: str | None) -> Node | None:
+    if isinstance(row, UserModel):
+        return User.from_model(row)
+    if isinstance(row, SessionModel):
+        return Session.from_model(row, current_session_id)
+    if isinstance(row, ApiTokenModel):
+        return ApiTokenInfo.from_model(row)
+    return None
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail, Mailer
-from app.models import Purpose, Role, Status, User
+from app.models import AuditEvent, Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
 from app.services.client import ClientInfo
@@ -43,6 +43,16 @@ class AdminService:
             query = query.filter(role=where.role)
         if where.status:
             query = query.filter(status=where.status)
+        return await keyset_page(query, first, after)
+
+    async def audit_events(
+        self, first: int | None, after: str | None, user_id: str | None, action: str | None
+    ) -> Page[AuditEvent]:
+        query = AuditEvent.all()
+        if user_id:
+            query = query.filter(user_id=user_id)
+        if action:
+            query = query.filter(action=action)
         return await keyset_page(query, first, after)
 
     async def update(
