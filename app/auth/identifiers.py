@@ -1,9 +1,11 @@
-"""Normalising and validating what users type: emails (URLs: app.auth.links)."""
+"""Normalising and validating what users type: emails and phone numbers (URLs: app.auth.links)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+import phonenumbers
 
 from app.errors import InvalidPayload
 
@@ -21,3 +23,16 @@ def normalize_email(email: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in value):
         raise InvalidPayload("Invalid email address.")
     return value
+
+
+def normalize_phone(value: str) -> str:
+    """`+1 (555) 010-0199` -> `+15550100199`. Numbers need their country code (+...)."""
+    if not value or len(value) > 32:
+        raise InvalidPayload("Invalid phone number.")
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPayload("Invalid phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPayload("Invalid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

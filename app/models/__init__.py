@@ -4,7 +4,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import AuditEvent
 from app.models.identity import Identity
 from app.models.mfa import RecoveryCode
-from app.models.phone import PhoneCode
+from app.models.phone_code import PhoneCode
 from app.models.session import Session
 from app.models.token import OneTimeToken, Purpose
 from app.models.user import ROLE_RANK, Role, Status, User

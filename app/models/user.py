@@ -52,6 +52,11 @@ class User(Model):
     async def by_email(cls, email: str) -> User | None:
         return await cls.get_or_none(email=email)
 
+    @classmethod
+    async def by_phone(cls, number: str) -> User | None:
+        """`number` in E.164 (app.auth.identifiers.normalize_phone)."""
+        return await cls.get_or_none(phone=number)
+
     @property
     def personal_details(self) -> tuple[str | None, ...]:
         """What a password must not be built from, besides the email."""

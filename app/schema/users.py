@@ -111,7 +111,7 @@ class RegistrationMutation:
 
     @strawberry.mutation(description="Text a 6-digit sign-in code to an E.164 number.")
     async def auth_phone_request(self, info: Info[Context, None], phone: str) -> bool | None:
-        await info.context.services.phones.request_code(phone, info.context.client)
+        await info.context.services.phone_codes.request_code(phone, info.context.client)
         return True
 
     @strawberry.mutation

@@ -9,9 +9,8 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import normalize_email
+from app.auth.identifiers import normalize_email, normalize_phone
 from app.auth.links import allowed_target, build_link, server_page
-from app.auth.phones import normalize_phone
 from app.auth.providers import ProviderRegistry
 from app.config import Settings
 from app.errors import AppError, InvalidPayload

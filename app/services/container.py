@@ -22,7 +22,7 @@ from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
 from app.services.budgets import Budgets
 from app.services.mfa import MfaService
-from app.services.phone import PhoneService
+from app.services.phone_codes import PhoneCodes
 from app.services.sessions import SessionService
 from app.services.social import SocialService
 from app.services.users import UserService
@@ -44,7 +44,7 @@ class Services:
     account: AccountService
     admin: AdminService
     api_tokens: ApiTokenService
-    phones: PhoneService
+    phone_codes: PhoneCodes
     social: SocialService
     budgets: Budgets
     counters: Storage  # rate limits and attempt counts (memory or Redis)
@@ -66,8 +66,8 @@ class Services:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
         mail_queue = MailQueue(mailer)
-        phones = PhoneService(settings, sms or sms_sender_for(settings))
-        registry.register(PhoneProvider(phones))
+        phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings))
+        registry.register(PhoneProvider(phone_codes))
         devices = DeviceCookies(settings.secret)
         sessions = SessionService(settings, access, RefreshTokens(settings), devices)
         counters = storage_for(settings)
@@ -84,11 +84,11 @@ class Services:
             sessions=sessions,
             mfa=mfa,
             auth=AuthService(settings, registry, sessions, mfa, mail_queue, budgets),
-            users=UserService(settings, passwords, mailer, mail_queue, sessions, phones),
+            users=UserService(settings, passwords, mailer, mail_queue, sessions, phone_codes),
             account=AccountService(passwords, sessions, budgets, mfa),
             admin=AdminService(settings, passwords, mailer, sessions),
             api_tokens=ApiTokenService(),
-            phones=phones,
+            phone_codes=phone_codes,
             social=social,
             budgets=budgets,
             counters=counters,

@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.auth.identifiers import normalize_email
+from app.auth.identifiers import normalize_email, normalize_phone
 from app.auth.links import LinkTarget, allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
-from app.auth.phones import normalize_phone
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail, Mailer, MailQueue
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
-from app.services.phone import PhoneService
+from app.services.phone_codes import PhoneCodes
 from app.services.reclaim import hand_over
 from app.services.sessions import SessionService
 from app.services.timing import stall
@@ -37,14 +36,14 @@ class UserService:
         mailer: Mailer,
         mail: MailQueue,
         sessions: SessionService,
-        phones: PhoneService,
+        phone_codes: PhoneCodes,
     ) -> None:
         self.settings = settings
         self.passwords = passwords
         self.mailer = mailer  # mail whose failure the caller must hear of (verification)
         self.mail = mail  # mail sent after answering (enumeration-safe paths)
         self.sessions = sessions
-        self.phones = phones
+        self.phone_codes = phone_codes
 
     async def create_with_password(
         self,
@@ -80,7 +79,7 @@ class UserService:
         number = normalize_phone(phone)
         if await User.filter(phone=number).exists():
             raise RecordNotUnique('Value for field "phone" in collection "users" has to be unique.')
-        await self.phones.verify(number, code)
+        await self.phone_codes.verify(number, code)
         try:
             user = await User.create(phone=number, name=clean_name(name), role=Role(self.settings.default_role))
         except IntegrityError:

@@ -1,23 +1,30 @@
+"""Sign-in with a texted code (auth_phone_request sends it)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from app.errors import InvalidCredentials
 from app.models import User
-from app.services.phone import PhoneService
+
+
+class CodeChecker(Protocol):
+    async def verify(self, phone: str, code: str) -> str:
+        """The E.164 number when `code` is its current code (then spent), else InvalidCredentials."""
+        ...
 
 
 class PhoneProvider:
-    """Sign-in with a texted code (auth_phone_request sends it)."""
-
     name = "phone"
 
-    def __init__(self, phones: PhoneService) -> None:
-        self.phones = phones
+    def __init__(self, codes: CodeChecker) -> None:
+        # Passed in (app.services.phone_codes.PhoneCodes): providers import no service.
+        self.codes = codes
 
     async def authenticate(self, payload: Mapping[str, str]) -> User:
-        number = await self.phones.verify(payload.get("phone") or "", payload.get("code") or "")
-        user = await User.get_or_none(phone=number)
+        number = await self.codes.verify(payload.get("phone") or "", payload.get("code") or "")
+        user = await User.by_phone(number)
         if user is None:
             raise InvalidCredentials()
         return user

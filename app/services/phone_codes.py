@@ -1,4 +1,4 @@
-"""Phone verification: texted 6-digit codes, keyed-hashed, 10 minutes, 5 tries, one use,
+"""Sign-in codes sent by text: 6 digits, keyed-hashed, 10 minutes, 5 tries, one use,
 rate limited per number and per client."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import timedelta
 from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 
-from app.auth.phones import normalize_phone
+from app.auth.identifiers import normalize_phone
 from app.auth.secrets import derive_key
 from app.config import Settings
 from app.errors import InvalidCredentials, RequestsExceeded, ServiceUnavailable
@@ -25,7 +25,7 @@ WINDOW = timedelta(hours=1)
 CLIENT_FACTOR = 4  # one client may ask for a few numbers' worth of codes per hour
 
 
-class PhoneService:
+class PhoneCodes:
     def __init__(self, settings: Settings, sms: SmsSender) -> None:
         self.settings = settings
         self.sms = sms
