@@ -5,6 +5,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from app.errors import UserSuspended
+
 
 class Role(StrEnum):
     admin = "admin"
@@ -61,6 +63,11 @@ class User(Model):
     def personal_details(self) -> tuple[str | None, ...]:
         """What a password must not be built from, besides the email."""
         return (self.name, self.first_name, self.last_name, self.phone)
+
+    def check_can_sign_in(self) -> None:
+        """Only an active account signs in (or keeps a session): USER_SUSPENDED otherwise."""
+        if self.status != Status.active:
+            raise UserSuspended()
 
     @property
     def tfa_enabled(self) -> bool:

@@ -21,7 +21,7 @@ from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.reclaim import hand_over
-from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
+from app.services.sessions import IssuedTokens, SessionService
 from app.services.timing import stall
 
 log = logging.getLogger("app.auth")
@@ -64,7 +64,7 @@ class AuthService:
                 )
                 async with guess:
                     user = await self.registry.get(provider).authenticate(payload)
-                check_can_sign_in(user)
+                user.check_can_sign_in()
                 await self.mfa.check(user, otp, client)
             except AppError as error:
                 await audit.record(
@@ -111,7 +111,7 @@ class AuthService:
             if user.status == Status.unverified:
                 user.status = Status.active  # the mail proves the address
                 await user.save(update_fields=["status"])
-            check_can_sign_in(user)
+            user.check_can_sign_in()
             await self.mfa.check(user, otp, client)
 
         async with self._stall():

@@ -13,7 +13,7 @@ from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
-from app.models import Session, Status, User
+from app.models import Session, User
 from app.services import audit
 from app.services.client import ClientInfo, now
 from app.services.pagination import Page, keyset_page
@@ -34,11 +34,6 @@ class IssuedTokens:
     session_id: str
     # At sign-in: the device cookie to set (app/auth/devices.py); None on refresh.
     device: str | None = None
-
-
-def check_can_sign_in(user: User) -> None:
-    if user.status != Status.active:
-        raise UserSuspended()
 
 
 class SessionService:
@@ -186,7 +181,7 @@ class SessionService:
             raise InvalidToken()
         if session.expires_at <= now():
             raise TokenExpired()
-        check_can_sign_in(session.user)
+        session.user.check_can_sign_in()
 
     def _issue(self, user: User, session: Session, refresh_token: str) -> IssuedTokens:
         access, expires = self.access.issue(str(user.id), str(session.id), str(user.role))

@@ -31,7 +31,7 @@ from app.services import audit, one_time
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.reclaim import hand_over
-from app.services.sessions import IssuedTokens, SessionService, check_can_sign_in
+from app.services.sessions import IssuedTokens, SessionService
 
 log = logging.getLogger("app.social")
 
@@ -140,7 +140,7 @@ class SocialService:
             user = await self.link(flow.link_user_id, client.config, profile, client_info)
             return Outcome(user, redirect=back)
         user = await self.find_user(client.config, profile)
-        check_can_sign_in(user)
+        user.check_can_sign_in()
         if user.tfa_enabled:
             # The provider proved the first factor; the second is asked on our own page.
             ticket = json.dumps({"user_id": str(user.id), "provider": flow.provider, "redirect": flow.redirect})
@@ -157,7 +157,7 @@ class SocialService:
         user = await User.get_or_none(id=ticket["user_id"])
         if user is None:
             raise InvalidToken()
-        check_can_sign_in(user)
+        user.check_can_sign_in()
         try:
             # The account's one budget for codes, the same as at any other sign-in.
             await self.mfa.check(user, otp, client_info)
