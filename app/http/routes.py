@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tortoise import connections
 
 from app.errors import InvalidPayload, from_exception
 from app.http import cookies
 from app.http.responses import error_response, field, json_body
 from app.services.client import ClientInfo
 from app.services.container import Services
+from app.services.health import database_ready
 from app.services.sessions import IssuedTokens
 
 Handler = Callable[[Request, Services], Awaitable[Response]]
@@ -96,9 +96,7 @@ async def jwks(request: Request, services: Services) -> Response:
 
 
 async def health(request: Request) -> Response:
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    if not await database_ready():
         return JSONResponse({"status": "error"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
