@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
-from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
 
 from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
@@ -43,12 +43,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ensure_sqlite_directory(settings.database_url)
-        await Tortoise.init(config=settings.tortoise_orm, _enable_global_fallback=True)
-        try:
-            yield
-        finally:
-            await Tortoise.close_connections()
-            await services.close()
+        # Tortoise's own Starlette integration: its context is visible to every request
+        # handler (a bare Tortoise.init() in the lifespan is not, in Tortoise 1.x).
+        async with RegisterTortoise(app, config=settings.tortoise_orm):
+            try:
+                yield
+            finally:
+                # While the database is still open: queued mail may clean up after itself.
+                await services.close()
 
     middleware = [Middleware(BodyLimit)]
     if settings.rate_limiter_enabled:
