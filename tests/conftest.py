@@ -256,6 +256,40 @@ async def api(smtp_server: Any, tmp_path: Any) -> AsyncIterator[Api]:
         yield api
 
 
+def redis_up() -> bool:
+    """Whether a Redis server answers on 127.0.0.1:6379 (the tests that need one skip otherwise)."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+async def redis_command(*args: str, db: int = 0) -> bytes:
+    """One command in RESP on a fresh connection to database `db`; the raw reply."""
+
+    def encoded(*words: str) -> bytes:
+        return f"*{len(words)}\r\n".encode() + b"".join(f"${len(w)}\r\n{w}\r\n".encode() for w in words)
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", 6379)
+    try:
+        writer.write(encoded("SELECT", str(db)) + encoded(*args))
+        assert await reader.readline() == b"+OK\r\n"
+        first = await reader.readline()
+        if not first.startswith(b"$"):
+            return first
+        body = await reader.readexactly(int(first[1:]) + 2)
+        return body[:-2]
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def flush_redis_db(db: int) -> None:
+    """Empty one Redis database, so counts from earlier runs do not leak in."""
+    assert await redis_command("FLUSHDB", db=db) == b"+OK\r\n"
+
+
 def csrf(page: httpx.Response) -> dict[str, str]:
     """The CSRF field of a page form (its cookie is already in the client's jar)."""
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -16,8 +16,7 @@ import pytest
 from app.auth.devices import COOKIE_NAME
 from app.auth.secrets import SecretBox
 from app.models import AuditEvent, User
-from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes
-from tests.test_request_limits import _redis_up
+from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes, flush_redis_db, redis_up
 
 LIMIT = 10  # LOGIN_ATTEMPTS_PER_ACCOUNT's default, and the budget for code checks
 PASSWORD = "correct horse battery"
@@ -66,13 +65,9 @@ async def test_concurrent_wrong_passwords_cannot_overrun_the_budget(api: Api) ->
     assert codes(locked) == ["REQUESTS_EXCEEDED"] and locked["errors"][0]["extensions"]["retry_after"] > 0
 
 
-@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
 async def test_the_budget_holds_under_concurrency_in_redis_too(app_with) -> None:  # type: ignore[no-untyped-def]
-    reader, writer = await asyncio.open_connection("127.0.0.1", 6379)
-    writer.write(b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n*1\r\n$7\r\nFLUSHDB\r\n")  # SELECT 12, FLUSHDB
-    assert [await reader.readline(), await reader.readline()] == [b"+OK\r\n", b"+OK\r\n"]
-    writer.close()
-    await writer.wait_closed()
+    await flush_redis_db(12)
     async with app_with(RATE_LIMITER_STORE="redis", RATE_LIMITER_REDIS="redis://127.0.0.1:6379/12") as api:
         await api.signup()
         results = await asyncio.gather(*(api.gql(LOGIN, WRONG) for _ in range(30)))

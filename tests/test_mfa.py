@@ -6,7 +6,7 @@ import pyotp
 import pytest
 
 from app.models import RecoveryCode, User
-from tests.conftest import LOGIN, Api, codes
+from tests.conftest import LOGIN, Api, codes, flush_redis_db, redis_up
 
 GENERATE = "mutation($p: String!) { users_me_tfa_generate(password: $p) { secret otpauth_url } }"
 ENABLE = "mutation($otp: String!, $secret: String!) { users_me_tfa_enable(otp: $otp, secret: $secret) }"
@@ -150,36 +150,15 @@ async def test_guessing_codes_or_passwords_while_signed_in_is_limited(api: Api) 
     assert (await User.get(email="ana@example.com")).tfa_enabled
 
 
-def _redis_up() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-async def _flush_redis_db(number: int) -> None:
-    import asyncio
-
-    reader, writer = await asyncio.open_connection("127.0.0.1", 6379)
-    select = f"*2\r\n$6\r\nSELECT\r\n${len(str(number))}\r\n{number}\r\n".encode()
-    writer.write(select + b"*1\r\n$7\r\nFLUSHDB\r\n")
-    assert [await reader.readline(), await reader.readline()] == [b"+OK\r\n", b"+OK\r\n"]
-    writer.close()
-    await writer.wait_closed()
-
-
 @pytest.mark.parametrize("store", ["memory", "redis"])
 async def test_guesses_sent_at_once_cannot_outrun_the_budget(app_with, store: str) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
     environ: dict[str, str] = {}
     if store == "redis":
-        if not _redis_up():
+        if not redis_up():
             pytest.skip("needs Redis on 127.0.0.1:6379")
-        await _flush_redis_db(13)
+        await flush_redis_db(13)
         environ = {"RATE_LIMITER_STORE": "redis", "RATE_LIMITER_REDIS": "redis://127.0.0.1:6379/13"}
     async with app_with(**environ) as api:
         await api.signup()
