@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import Api, codes, make_settings, running_app
+from tests.conftest import Api, codes, flush_redis_db, make_settings, redis_command, redis_up, running_app
 
 # A loose bound, a sanity check on a possibly busy machine: the documents these tests send
 # took seconds before the caps (the fragment bomb 7.8 s) and take milliseconds now.
@@ -175,26 +175,25 @@ async def test_production_answers_do_not_suggest_names(query: str, variables: di
     assert "Did you mean" not in str(production), production
 
 
-def _redis_up() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
 async def test_rate_limits_can_live_in_redis(app_with) -> None:  # type: ignore[no-untyped-def]
-    # Database 9, emptied first (SELECT 9, FLUSHDB in RESP): counts from earlier runs
-    # must not leak in.
-    reader, writer = await asyncio.open_connection("127.0.0.1", 6379)
-    writer.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n*1\r\n$7\r\nFLUSHDB\r\n")
-    assert [await reader.readline(), await reader.readline()] == [b"+OK\r\n", b"+OK\r\n"]
-    writer.close()
-    await writer.wait_closed()
+    await flush_redis_db(9)
     environ = {"RATE_LIMITER_STORE": "redis", "RATE_LIMITER_REDIS": "redis://127.0.0.1:6379/9"}
     async with app_with(rate_limiter_enabled=True, RATE_LIMITER_POINTS=2, RATE_LIMITER_DURATION=60, **environ) as api:
         statuses = [(await api.http.post("/auth/login", json={})).status_code for _ in range(3)]
         assert statuses == [400, 400, 429]
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_the_redis_connections_are_given_back_at_shutdown(app_with) -> None:  # type: ignore[no-untyped-def]
+    async def clients_on_db_11() -> int:
+        listing = (await redis_command("CLIENT", "LIST")).decode()
+        return sum(1 for line in listing.splitlines() if " db=11 " in line)
+
+    await flush_redis_db(11)
+    before = await clients_on_db_11()
+    environ = {"RATE_LIMITER_STORE": "redis", "RATE_LIMITER_REDIS": "redis://127.0.0.1:6379/11"}
+    async with app_with(rate_limiter_enabled=True, **environ) as api:
+        assert (await api.http.post("/auth/login", json={})).status_code == 400
+        assert await clients_on_db_11() > before  # the counters are in Redis
+    assert await clients_on_db_11() == before

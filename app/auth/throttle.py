@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import coredis
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -15,22 +16,24 @@ from app.config import Settings
 from app.errors import InvalidCredentials, InvalidOtp, RequestsExceeded
 
 
-def storage_for(settings: Settings, key_prefix: str = "auth") -> Storage:
+def redis_pool(settings: Settings) -> coredis.ConnectionPool | None:
+    """The Redis connections of the counters (RATE_LIMITER_STORE=redis), owned by us: the
+    limits storage has no close of its own, but takes a pool (its documented
+    `connection_pool` option), and a pool we own we can disconnect at shutdown."""
+    if settings.rate_limiter_store != "redis":
+        return None
+    return coredis.ConnectionPool.from_url((settings.rate_limiter_redis or "").removeprefix("async+"))
+
+
+def storage_for(settings: Settings, pool: coredis.ConnectionPool | None, key_prefix: str = "auth") -> Storage:
     if settings.rate_limiter_store == "redis":
         url = settings.rate_limiter_redis or ""
-        return RedisStorage(url if url.startswith("async+") else f"async+{url}", key_prefix=key_prefix)
+        return RedisStorage(
+            url if url.startswith("async+") else f"async+{url}",
+            key_prefix=key_prefix,
+            connection_pool=pool,  # type: ignore[arg-type]  # limits annotates its options as scalars
+        )
     return MemoryStorage()
-
-
-async def close_storage(storage: Storage) -> None:
-    """Give back Redis connections at shutdown (memory storage has nothing to close)."""
-    # limits keeps the Redis client on its "bridge" (coredis); there is no public close.
-    client = getattr(getattr(storage, "bridge", None), "storage", None)
-    pool = getattr(client, "connection_pool", None)
-    if pool is not None:
-        result = pool.disconnect()
-        if hasattr(result, "__await__"):
-            await result
 
 
 class Throttle:

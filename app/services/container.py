@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import coredis
 import httpx
 from limits.aio.storage import Storage
 
@@ -12,7 +13,7 @@ from app.auth.passwords import Passwords
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.email import EmailProvider
 from app.auth.providers.phone import PhoneProvider
-from app.auth.throttle import close_storage, storage_for
+from app.auth.throttle import redis_pool, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, MailQueue, mailer_for
@@ -48,6 +49,7 @@ class Services:
     social: SocialService
     budgets: Budgets
     counters: Storage  # rate limits and attempt counts (memory or Redis)
+    counters_pool: coredis.ConnectionPool | None  # the Redis connections of `counters`
 
     @classmethod
     def build(
@@ -70,7 +72,8 @@ class Services:
         registry.register(PhoneProvider(phone_codes))
         devices = DeviceCookies(settings.secret)
         sessions = SessionService(settings, access, RefreshTokens(settings), devices)
-        counters = storage_for(settings)
+        pool = redis_pool(settings)
+        counters = storage_for(settings, pool)
         budgets = Budgets(settings, counters, devices)
         mfa = MfaService(settings, budgets)
         social = SocialService(settings, sessions, mfa, registry, http_transport)
@@ -92,10 +95,12 @@ class Services:
             social=social,
             budgets=budgets,
             counters=counters,
+            counters_pool=pool,
         )
 
     async def close(self) -> None:
         await self.mail_queue.drain()
         self.passwords.close()
         await self.passwords.policy.aclose()
-        await close_storage(self.counters)
+        if self.counters_pool is not None:
+            self.counters_pool.disconnect()
