@@ -9,7 +9,7 @@ import pytest
 from app.errors import ServiceUnavailable
 from app.models import PhoneCode, User
 from app.sms import TwilioSms
-from tests.conftest import Api, codes
+from tests.conftest import Api, codes, flush_redis_db, make_settings, redis_up, running_app
 
 PHONE = "+14155552671"
 REQUEST = "mutation($phone: String!) { auth_phone_request(phone: $phone) }"
@@ -87,6 +87,21 @@ async def test_requests_per_number_are_limited(api: Api) -> None:
     assert len(api.texts()) == 5
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_requests_sent_at_once_cannot_outrun_the_limit(app_with, tmp_path, store: str) -> None:  # type: ignore[no-untyped-def]
+    environ = {"SMS_CODE_REQUESTS_PER_HOUR": "5"}
+    if store == "redis":
+        if not redis_up():
+            pytest.skip("needs Redis on 127.0.0.1:6379")
+        await flush_redis_db(11)
+        environ |= {"RATE_LIMITER_STORE": "redis", "RATE_LIMITER_REDIS": "redis://127.0.0.1:6379/11"}
+    async with app_with(sms_log_file=str(tmp_path / "sms.jsonl"), **environ) as api:
+        results = await asyncio.gather(*(api.gql(REQUEST, {"phone": PHONE}) for _ in range(10)))
+        outcomes = [codes(r) for r in results]
+        assert outcomes.count([]) == 5 and outcomes.count(["REQUESTS_EXCEEDED"]) == 5, outcomes
+        assert len(api.texts()) == 5
+
+
 async def test_requests_per_client_are_limited(app_with) -> None:  # type: ignore[no-untyped-def]
     async with app_with(SMS_CODE_REQUESTS_PER_HOUR=1) as api:
         numbers = ["+14155552671", "+14155552672", "+14155552673", "+14155552674", "+14155552675"]
@@ -138,3 +153,13 @@ async def test_twilio_errors_are_service_unavailable() -> None:
     )
     with pytest.raises(ServiceUnavailable):
         await sender.send(PHONE, "x")
+
+
+async def test_a_text_that_could_not_be_sent_does_not_count() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(201, json={"sid": "SM1"})])
+    twilio = TwilioSms("AC123", "t", "+15005550006", transport=httpx.MockTransport(lambda r: next(answers)))
+    async with running_app(make_settings(SMS_CODE_REQUESTS_PER_HOUR=1), sms=twilio) as api:
+        assert codes(await api.gql(REQUEST, {"phone": PHONE})) == ["SERVICE_UNAVAILABLE"]
+        assert await PhoneCode.all().count() == 0
+        assert (await api.gql(REQUEST, {"phone": PHONE}))["data"]["auth_phone_request"] is True
+        assert codes(await api.gql(REQUEST, {"phone": PHONE})) == ["REQUESTS_EXCEEDED"]

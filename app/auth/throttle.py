@@ -59,6 +59,10 @@ class Throttle:
         if not await self.hit(key):
             raise await self.exceeded(key)
 
+    async def give_back(self, key: str) -> None:
+        """Return one draw (the attempt turned out not to count)."""
+        await self.limiter.hit(self.item, self.namespace, key, cost=-1)
+
     @asynccontextmanager
     async def attempt(self, key: str) -> AsyncIterator[None]:
         """One guess: drawn before the check (`take`), kept when the answer was wrong, given
@@ -73,4 +77,4 @@ class Throttle:
             raise
         finally:
             if not wrong:
-                await self.limiter.hit(self.item, self.namespace, key, cost=-1)
+                await self.give_back(key)
