@@ -32,11 +32,7 @@ class Mailer(Protocol):
 class LogMailer:
     """EMAIL_TRANSPORT=log: the development default; the mail is printed to the log."""
 
-    def __init__(self) -> None:
-        self.outbox: list[Mail] = []
-
     async def send(self, mail: Mail) -> None:
-        self.outbox.append(mail)
         log.info("mail to %s: %s\n%s", mail.to, mail.subject, mail.text)
 
 

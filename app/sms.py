@@ -29,10 +29,8 @@ class LogSms:
 
     def __init__(self, log_file: str | None = None) -> None:
         self.log_file = Path(log_file) if log_file else None
-        self.outbox: list[tuple[str, str]] = []
 
     async def send(self, to: str, body: str) -> None:
-        self.outbox.append((to, body))
         log.info("sms to %s: %s", to, body)
         if self.log_file:
             line = json.dumps({"to": to, "body": body, "sent_at": datetime.now(UTC).isoformat()})
