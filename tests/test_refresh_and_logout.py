@@ -172,13 +172,16 @@ async def test_session_mode_returns_no_tokens_and_authenticates_by_cookie(api: A
     assert response.headers["set-cookie"].startswith("session_token=")
     me = await api.gql(ME)
     assert me["data"]["users_me"]["email"] == "ana@example.com"
-    # A cross-site form post does not carry the session.
-    forged = await api.http.post(
+    # A cross-site form post is refused before it runs...
+    form = await api.http.post(
         "/graphql",
         content=b"query=%7Busers_me%7Bemail%7D%7D",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    assert "ana@example.com" not in forged.text
+    assert codes(form.json()) == ["INVALID_PAYLOAD"]
+    # ...and a request from another origin that runs does not carry the session.
+    forged = await api.gql(ME, headers={"Origin": "https://evil.example"})
+    assert forged["data"]["users_me"] is None
     rotated = await api.gql(REFRESH, {"mode": "session"})
     assert rotated["data"]["auth_refresh"] == {"access_token": None, "expires": "900000", "refresh_token": None}
     assert (await api.gql(ME))["data"]["users_me"]["email"] == "ana@example.com"
