@@ -168,13 +168,35 @@ async def test_a_replayed_callback_is_refused(op: OpenIDProvider) -> None:
         assert replay.status_code == 302 and reason(replay) == "INVALID_CREDENTIALS"
 
 
-async def test_unverified_email_colliding_with_an_account_creates_nothing(op: OpenIDProvider) -> None:
+async def test_an_unverified_provider_email_is_never_matched_nor_taken(op: OpenIDProvider) -> None:
+    # Anyone can put any address on an account at their own provider: it must not reach an
+    # existing account, tell whether one exists, or hold the address against its owner.
     async with social_app(op) as api:
         await api.signup("ana@example.com")
         op.person = {**ANA, "email_verified": False}
         answer, _ = await browser(api, f"/auth/login/oidc?redirect={APP}")
-        assert reason(answer) == "RECORD_NOT_UNIQUE"
-        assert await Identity.all().count() == 0 and await User.all().count() == 1
+        assert reason(answer) is None  # the same answer as for an address nobody has
+        ana = await User.get(email="ana@example.com")
+        assert not await Identity.filter(user_id=ana.id).exists()
+        newcomer = await User.get(id=(await Identity.get(subject="op-ana")).user_id)
+        assert newcomer.email is None and not newcomer.email_verified
+        # The address stays free for its owner, and an unknown one is no different.
+        op.person = {**ANA, "sub": "op-other", "email": "free@example.com", "email_verified": False}
+        api.http.cookies.clear()
+        answer, _ = await browser(api, f"/auth/login/oidc?redirect={APP}")
+        assert reason(answer) is None and not await User.filter(email="free@example.com").exists()
+
+
+async def test_with_registration_closed_an_unverified_email_fails_alike_for_taken_and_free(op: OpenIDProvider) -> None:
+    async with social_app(op, AUTH_OIDC_ALLOW_PUBLIC_REGISTRATION="false") as api:
+        await api.signup("ana@example.com")
+        outcomes = []
+        for email in ("ana@example.com", "free@example.com"):
+            op.person = {**ANA, "email": email, "email_verified": False}
+            api.http.cookies.clear()
+            answer, _ = await browser(api, f"/auth/login/oidc?redirect={APP}")
+            outcomes.append(reason(answer))
+        assert outcomes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS"]
 
 
 async def test_verified_email_links_to_the_existing_account(op: OpenIDProvider) -> None:

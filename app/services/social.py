@@ -184,10 +184,8 @@ class SocialService:
         if identity is not None:
             user: User = identity.user
             return user
-        email = _email(profile)
+        email = _vouched_email(profile)
         if email and (existing := await User.by_email(email)) is not None:
-            if not profile.email_verified:
-                raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
             async with in_transaction():
                 locked = await one_time.lock_user(existing.id)
                 if locked is None:
@@ -215,7 +213,7 @@ class SocialService:
         profile = await client.verify_id_token(id_token)
         if await Identity.filter(provider=name, subject=profile.subject).exists():
             raise RecordNotUnique("This identity already has an account.")
-        email = _email(profile)
+        email = _vouched_email(profile)
         if email and await User.by_email(email) is not None:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.')
         return await self._register(client.config, profile, email, name_hint)
@@ -255,7 +253,7 @@ class SocialService:
             async with in_transaction():
                 user = await User.create(
                     email=email,
-                    email_verified=bool(email and profile.email_verified),
+                    email_verified=email is not None,
                     name=(name or profile.name or "")[:200] or None,
                     first_name=(profile.first_name or "")[:100] or None,
                     last_name=(profile.last_name or "")[:100] or None,
@@ -274,6 +272,14 @@ class SocialService:
             await Identity.create(user=user, provider=config.name, subject=profile.subject, email=_email(profile))
         except IntegrityError:
             raise RecordNotUnique("This identity belongs to another account.") from None
+
+
+def _vouched_email(profile: Profile) -> str | None:
+    """The profile's address only when the provider says it is verified. Any other address is
+    a claim anyone can make at their own provider: it is kept on the identity, never matched
+    against accounts (which would tell whether one exists, or hand someone else's account
+    over) and never made an account's address (which would hold it against its owner)."""
+    return _email(profile) if profile.email_verified else None
 
 
 def _email(profile: Profile) -> str | None:
