@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run serve migrate admin test schema docs migrations bench check lint clean
+.PHONY: install run serve migrate admin test schema docs migrations bench check lint clean vendor-graphiql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ admin: install
 ## test: the whole suite (SQLite; set TEST_DATABASE_URL=postgres://... for PostgreSQL)
 test: install
 	$(BIN)/python -m pytest
+
+## vendor-graphiql: fetch GraphiQL's release files from the npm registry (versions in the script)
+vendor-graphiql:
+	scripts/vendor-graphiql.sh
 
 schema: install
 	$(BIN)/python -m app export-schema
