@@ -17,6 +17,7 @@ from strawberry.types import ExecutionResult
 from app.auth.viewer import Viewer, resolve_viewer
 from app.config import Settings
 from app.errors import GRAPHQL_VALIDATION, AppError, GraphQLValidation, InvalidPayload
+from app.http import graphiql
 from app.http.bodies import check_document, parse_json
 from app.http.responses import error_response
 from app.services.auth import AuthService
@@ -51,6 +52,10 @@ class GraphQLView(GraphQL[Context, None]):
         settings = services.settings
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.services = services
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Ours, from local files; Strawberry's loads GraphiQL from a CDN.
+        return graphiql.page(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request that never reaches execution answers the contract's JSON error, not
