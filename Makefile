@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# apt-get needs root: sudo when not already root.
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run serve migrate admin test schema docs migrations bench check lint clean vendor-graphiql
+.PHONY: install run serve migrate admin test schema docs migrations bench check lint clean browsers screenshots vendor-graphiql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,16 @@ admin: install
 ## test: the whole suite (SQLite; set TEST_DATABASE_URL=postgres://... for PostgreSQL)
 test: install
 	$(BIN)/python -m pytest
+
+## browsers: Debian's chromium for tests/browser/ (skipped without it); never `playwright install`
+browsers:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@chromium --version 2>/dev/null
+
+## screenshots: the browser tests, writing docs/screenshots/ (shown in the README)
+screenshots: install browsers
+	BROWSER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/browser -q
 
 ## vendor-graphiql: fetch GraphiQL's release files from the npm registry (versions in the script)
 vendor-graphiql:
