@@ -69,6 +69,10 @@ async def test_nothing_of_graphiql_is_served_when_it_is_off(app_with) -> None:  
             assert (await api.http.get(path, headers=HTML)).status_code == 404
         for asset in ("/graphql/static/boot.js", "/graphql/static/vendor/graphiql.min.js"):
             assert (await api.http.get(asset)).status_code == 404
+        # Nor through the pages' static route, which serves the top of app/static/.
+        for asset in ("/auth/pages/static/graphiql/boot.js", "/auth/pages/static/graphiql/vendor/graphiql.min.js"):
+            assert (await api.http.get(asset)).status_code == 404, asset
+        assert (await api.http.get("/auth/pages/static/pages.css")).status_code == 200
 
 
 async def test_static_route_serves_files_only(api: Api) -> None:

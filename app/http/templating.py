@@ -128,6 +128,13 @@ class StaticAssets(StaticFiles):
     def __init__(self) -> None:
         super().__init__(directory=STATIC)
 
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        # The files at the top of app/static/ only: its folders belong to other routes
+        # (graphiql/ is served under /graphql/static/, and only while GRAPHIQL is on).
+        if "/" in path.replace("\\", "/").strip("/"):
+            return "", None
+        return super().lookup_path(path)
+
     def file_response(
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
