@@ -55,6 +55,10 @@ async def test_graphiql_signs_in_offline_and_documents_the_schema(
     await page.locator(TOOL_EDITOR).get_by_text("Bearer").wait_for()
     assert json.loads(await editor_text(page, TOOL_EDITOR)) == {"Authorization": f"Bearer {token}"}
     await screenshot(page, "graphiql-signed-in")
+    # Neither the password nor the token outlives the browser tab.
+    kept = await page.evaluate("JSON.stringify(localStorage)")
+    assert PASSWORD not in kept and token not in kept
+    assert token not in await page.evaluate("JSON.stringify(sessionStorage)")
 
     # Me, with the cursor in it: runs as Ana.
     await page.locator(QUERY_EDITOR).locator(".CodeMirror-line", has_text="users_me").click()

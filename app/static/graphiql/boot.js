@@ -130,6 +130,16 @@
     return null;
   }
 
+  // GraphiQL keeps tabs, variables and history in storage: sessionStorage here, so a
+  // password typed into Variables goes when the browser tab does (not localStorage's
+  // forever). Headers, which carry tokens, are never stored.
+  var storage;
+  try {
+    storage = window.sessionStorage;
+  } catch (ignored) {
+    storage = undefined; // no storage allowed: GraphiQL's own default
+  }
+
   var plugins = [GraphiQLPluginExplorer.explorerPlugin()];
   var toolbar = { additionalContent: h(Helpers) };
   var defaultTabs = [{ query: DOCUMENT, variables: VARIABLES }];
@@ -152,7 +162,7 @@
       defaultQuery: "{\n  users_me {\n    email\n  }\n}\n",
       defaultEditorToolsVisibility: "variables",
       defaultHeaders: newTabHeaders,
-      // Tokens stay out of localStorage.
+      storage: storage,
       shouldPersistHeaders: false,
     });
   }
