@@ -318,7 +318,9 @@ class AccountSettings(BaseModel):
         False, alias="EMAIL_VERIFICATION", description="new accounts confirm their address before signing in"
     )
     default_role: Role = Field("user", alias="DEFAULT_ROLE", description="role of new accounts")
-    mfa_issuer: str = Field("GraphQL Auth", alias="MFA_ISSUER", description="issuer shown by authenticator apps")
+    mfa_issuer: str = Field(
+        "GraphQL Auth", alias="MFA_ISSUER", description="the product's name: shown by authenticator apps and in mails"
+    )
 
 
 class PasswordSettings(BaseModel):
@@ -377,6 +379,20 @@ class MailSettings(BaseModel):
     smtp_password: str | None = Field(None, alias="EMAIL_SMTP_PASSWORD", repr=False, description="SMTP password")
     smtp_secure: Flag = Field(False, alias="EMAIL_SMTP_SECURE", description="TLS from the start (port 465)")
     smtp_starttls: Flag = Field(False, alias="EMAIL_SMTP_STARTTLS", description="upgrade with STARTTLS")
+    email_templates_path: str | None = Field(
+        None,
+        alias="EMAIL_TEMPLATES_PATH",
+        description="a folder whose `<name>.html` / `<name>.txt` files replace the built-in mail templates by name",
+        json_schema_extra=shown("unset: the built-in templates"),
+    )
+
+    @field_validator("email_templates_path")
+    @classmethod
+    def _folder(cls, value: str | None) -> str | None:
+        # Checked at start-up: a typo must not leave the built-ins silently in use.
+        if value is not None and not Path(value).is_dir():
+            raise ValueError("not a folder")
+        return value
 
 
 class LinkSettings(BaseModel):

@@ -1,4 +1,6 @@
-"""Outgoing mail: a small Protocol with an SMTP transport (aiosmtplib) and a log one."""
+"""Outgoing mail: a small Protocol with an SMTP transport (aiosmtplib) and a log one.
+
+Mails are written from templates (`app/mail_templates.py`); this module only carries them."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class Mail:
     to: str
     subject: str
     text: str
+    html: str | None = None  # sent as the preferred alternative to `text`
 
 
 class Mailer(Protocol):
@@ -30,7 +33,7 @@ class Mailer(Protocol):
 
 
 class LogMailer:
-    """EMAIL_TRANSPORT=log: the development default; the mail is printed to the log."""
+    """EMAIL_TRANSPORT=log: the development default; the mail's text part is printed to the log."""
 
     async def send(self, mail: Mail) -> None:
         log.info("mail to %s: %s\n%s", mail.to, mail.subject, mail.text)
@@ -46,7 +49,10 @@ class SmtpMailer:
         message["From"] = s.email_from
         message["To"] = mail.to
         message["Subject"] = mail.subject
+        # multipart/alternative: clients show the last part they can, so the HTML comes last.
         message.set_content(mail.text)
+        if mail.html is not None:
+            message.add_alternative(mail.html, subtype="html")
         try:
             await aiosmtplib.send(
                 message,

@@ -108,6 +108,24 @@ class Outbox:
         self.messages.clear()
 
 
+def text_of(message: Message) -> str:
+    """The text/plain part of a mail, decoded (every mail also has an HTML part: `html_of`)."""
+    return _part(message, "text/plain")
+
+
+def html_of(message: Message) -> str:
+    """The text/html part of a mail, decoded."""
+    return _part(message, "text/html")
+
+
+def _part(message: Message, content_type: str) -> str:
+    parts = [part for part in message.walk() if part.get_content_type() == content_type]
+    assert len(parts) == 1, [part.get_content_type() for part in message.walk()]
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(parts[0].get_content_charset() or "utf-8")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

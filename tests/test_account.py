@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.models import ApiToken, AuditEvent, OneTimeToken, Session, User
-from tests.conftest import LOGIN, Api, Outbox, codes, csrf
+from tests.conftest import LOGIN, Api, Outbox, codes, csrf, text_of
 
 SESSIONS = """
 query($first: Int, $after: String) {
@@ -130,7 +130,7 @@ async def test_email_verification_for_an_existing_user(api: Api, outbox: Outbox)
     result = await api.gql("mutation { users_me_email_verify_request }", token=token)
     assert result == {"data": {"users_me_email_verify_request": True}}
     [message] = outbox.to("ana@example.com")
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(message)
     verify_token = re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
     page = await api.http.get(f"/auth/pages/verify-email?token={verify_token}")
     assert page.status_code == 200 and "Confirm" in page.text

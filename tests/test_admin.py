@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from app.models import AuditEvent, Role, Status, User
-from tests.conftest import LOGIN, Api, Outbox, codes
+from tests.conftest import LOGIN, Api, Outbox, codes, text_of
 
 USERS = """
 query($first: Int, $after: String, $filter: users_filter) {
@@ -110,7 +110,7 @@ async def test_invite_and_accept(api: Api, outbox: Outbox) -> None:
         "INVALID_PAYLOAD"
     ]
     [message] = outbox.to("new@example.com")
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(message)
     assert "/auth/pages/accept-invite?token=" in body
     token = re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
     assert codes(await api.gql(ACCEPT, {"token": token, "password": "short"})) == ["INVALID_PAYLOAD"]

@@ -16,7 +16,7 @@ import pytest
 from app.auth.devices import COOKIE_NAME
 from app.auth.secrets import SecretBox
 from app.models import AuditEvent, User
-from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes, flush_redis_db, redis_up
+from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes, flush_redis_db, redis_up, text_of
 
 LIMIT = 10  # LOGIN_ATTEMPTS_PER_ACCOUNT's default, and the budget for code checks
 PASSWORD = "correct horse battery"
@@ -47,7 +47,7 @@ async def with_second_factor(email: str = "ana@example.com") -> str:
 async def magic_token(api: Api, outbox: Outbox) -> str:
     outbox.clear()
     await api.gql(MAGIC_REQUEST, {"email": "ana@example.com"})
-    body = outbox.to("ana@example.com")[-1].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(outbox.to("ana@example.com")[-1])
     return re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
 
 

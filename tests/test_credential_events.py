@@ -7,7 +7,7 @@ import asyncio
 import re
 
 from app.models import ApiToken, OneTimeToken, Session, Status, User
-from tests.conftest import LOGIN, Api, Outbox, codes
+from tests.conftest import LOGIN, Api, Outbox, codes, text_of
 
 PASSWORD = "correct horse battery"
 RESET_REQUEST = "mutation($email: String!) { auth_password_request(email: $email) }"
@@ -25,7 +25,7 @@ async def _mailed_token(api: Api, outbox: Outbox, query: str) -> str:
     outbox.clear()
     assert "errors" not in await api.gql(query, {"email": "ana@example.com"})
     [message] = outbox.to("ana@example.com")
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(message)
     return re.search(r"[?&]token=([A-Za-z0-9_\-]+)", body).group(1)  # type: ignore[union-attr]
 
 

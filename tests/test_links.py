@@ -3,6 +3,7 @@ checked, then rebuilt from its parsed parts (app/auth/links.py). Read from the r
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.models import Role, User
-from tests.conftest import CREATE_USER, Api, Outbox, codes, make_settings, running_app
+from tests.conftest import BASE_URL, CREATE_USER, Api, Outbox, codes, html_of, make_settings, running_app, text_of
 
 ALLOW = "https://app.example.com/reset,https://app.example.com/account/"
 
@@ -147,18 +148,19 @@ async def mail_app(smtp_server: Any, **env: str) -> AsyncIterator[Api]:
 
 
 def body(message: Message) -> str:
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode()
+    return text_of(message) + html_of(message)
 
 
-def the_link(message: Message) -> tuple[str, str]:
-    """(the one URL in the mail, its token)."""
-    text = body(message)
-    urls = re.findall(r"[a-z]+://\S+", text)
+def the_link(message: Message, public_url: str = BASE_URL) -> tuple[str, str]:
+    """(the one URL in the mail besides PUBLIC_URL's in the footer, its token), after checking
+    that the HTML part carries that same URL, escaped, in its links."""
+    text = text_of(message)
+    urls = [url for url in re.findall(r"[a-z]+://\S+", text) if url != public_url]
     assert len(urls) == 1, text
     token = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", urls[0])
     assert token, urls[0]
+    hrefs = set(re.findall(r'href="([^"]*)"', html_of(message))) - {public_url}
+    assert hrefs == {html.escape(urls[0])}, hrefs
     return urls[0], token.group(1)
 
 
@@ -189,7 +191,7 @@ async def test_the_mail_holds_the_link_rebuilt_from_the_allowed_url(kind: Kind, 
             link, token = the_link(message)
             assert link == expected.format(t=token), url
             # Nothing else from the request is in the mail (names included).
-            rest = body(message).replace(link, "")
+            rest = text_of(message).replace(link, "") + html_of(message).replace(html.escape(link), "")
             assert not {"Mallory", "Evil", "attacker", "Backup", "step-2", "app.example.com"} & set(
                 re.findall(r"[\w.\-]+", rest)
             ), rest
@@ -223,7 +225,7 @@ async def test_default_links_use_public_url_as_configured(smtp_server: Any) -> N
         outbox.clear()
         result, to = await _reset(api, None, 0)
         assert result == {"data": {"auth_password_request": True}}
-        link, token = the_link(outbox.to(to)[0])
+        link, token = the_link(outbox.to(to)[0], "http://auth_server:8000/auth-api")
         assert link == f"http://auth_server:8000/auth-api/auth/pages/reset-password?token={token}"
         # Any page under PUBLIC_URL is allowed; the host alone, outside its path, is not.
         result, _ = await _reset(api, "http://auth_server:8000/auth-api/app/reset", 1)

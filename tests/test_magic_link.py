@@ -7,7 +7,7 @@ import pyotp
 
 from app.auth.secrets import SecretBox
 from app.models import OneTimeToken, User
-from tests.conftest import TEST_SECRET, Api, Outbox, codes, csrf
+from tests.conftest import TEST_SECRET, Api, Outbox, codes, csrf, text_of
 
 REQUEST = "mutation($email: String!, $url: String) { auth_magic_link_request(email: $email, redirect_url: $url) }"
 LOGIN = """
@@ -21,7 +21,7 @@ async def _link_token(api: Api, outbox: Outbox, url: str | None = None) -> str:
         "data": {"auth_magic_link_request": True}
     }
     [message] = outbox.to("ana@example.com")
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(message)
     return re.search(r"token=(\S+)", body).group(1)  # type: ignore[union-attr]
 
 
@@ -83,7 +83,7 @@ async def test_allow_listed_redirect_url(app_with, smtp_server) -> None:  # type
     ) as api:
         await api.signup()
         await api.gql(REQUEST, {"email": "ana@example.com", "url": "https://app.example.com/magic"})
-        body = outbox.to("ana@example.com")[0].get_payload(decode=True).decode()  # type: ignore[union-attr]
+        body = text_of(outbox.to("ana@example.com")[0])
         assert "https://app.example.com/magic?token=" in body
 
 

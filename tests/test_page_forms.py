@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.models import OneTimeToken, Role, Session, User
-from tests.conftest import BASE_URL, Api, Outbox, codes, csrf
+from tests.conftest import BASE_URL, Api, Outbox, codes, csrf, text_of
 
 SAME_ORIGIN = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
 FORGERIES: list[tuple[str, dict[str, str]]] = [
@@ -24,7 +24,7 @@ FORGERIES: list[tuple[str, dict[str, str]]] = [
 
 
 def _link(outbox: Outbox, address: str) -> str:
-    body = outbox.to(address)[-1].get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(outbox.to(address)[-1])
     match = re.search(r"(https?://\S+token=\S+)", body)
     assert match, body
     return match.group(1)

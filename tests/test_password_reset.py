@@ -6,22 +6,16 @@ from email.message import Message
 
 from app.auth.secrets import hash_token
 from app.models import OneTimeToken, Session
-from tests.conftest import LOGIN, Api, Outbox, codes, csrf
+from tests.conftest import LOGIN, Api, Outbox, codes, csrf, text_of
 
 REQUEST = "mutation($email: String!, $url: String) { auth_password_request(email: $email, reset_url: $url) }"
 RESET = "mutation($token: String!, $password: String!) { auth_password_reset(token: $token, password: $password) }"
 NEW_PASSWORD = "a brand new passphrase"
 
 
-def _body(message: Message) -> str:
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode()
-
-
 def _link(message: Message) -> str:
-    match = re.search(r"(https?://\S+)", _body(message))
-    assert match, _body(message)
+    match = re.search(r"(https?://\S+)", text_of(message))
+    assert match, text_of(message)
     return match.group(1)
 
 

@@ -4,7 +4,7 @@ import asyncio
 import re
 
 from app.models import Role, Status, User
-from tests.conftest import CREATE_USER, LOGIN, Api, Outbox, codes
+from tests.conftest import CREATE_USER, LOGIN, Api, Outbox, codes, text_of
 
 SIGNIN = """
 mutation($email: String!, $password: String!) {
@@ -154,7 +154,7 @@ async def test_email_verification_flow(app_with, smtp_server) -> None:  # type: 
         blocked = await api.gql(LOGIN, {"email": "new@example.com", "password": "correct horse battery"})
         assert codes(blocked) == ["USER_SUSPENDED"]
         [message] = outbox.to("new@example.com")
-        body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+        body = text_of(message)
         match = re.search(r"https://app\.example\.com/verify\?token=(\S+)", body)
         assert match, body
         token = match.group(1)

@@ -12,7 +12,8 @@ from app.auth.links import allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
-from app.mail import Mail, Mailer
+from app.mail import Mailer
+from app.mail_templates import MailTemplates
 from app.models import AuditEvent, Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
@@ -29,10 +30,18 @@ class UserFilter:
 
 
 class AdminService:
-    def __init__(self, settings: Settings, passwords: Passwords, mailer: Mailer, sessions: SessionService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        passwords: Passwords,
+        mailer: Mailer,
+        templates: MailTemplates,
+        sessions: SessionService,
+    ) -> None:
         self.settings = settings
         self.passwords = passwords
         self.mailer = mailer
+        self.templates = templates
         self.sessions = sessions
 
     async def users(self, first: int | None, after: str | None, where: UserFilter) -> Page[User]:
@@ -100,11 +109,10 @@ class AdminService:
                     email=address, role=role or Role(self.settings.default_role), status=Status.invited
                 )
                 token = await one_time.issue(user, Purpose.invite, self.settings.invite_token_ttl)
-                text = (
-                    "You have been invited to create an account.\n\n"
-                    f"Choose your password here:\n{build_link(target, token=token)}\n\nThe link works once."
+                link = build_link(target, token=token)
+                await self.mailer.send(
+                    self.templates.render("invite", address, link=link, expires_in=self.settings.invite_token_ttl)
                 )
-                await self.mailer.send(Mail(address, "You are invited", text))
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         await audit.record("user.invited", user_id=user.id, actor_id=actor.id, client=client, role=str(user.role))

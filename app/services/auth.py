@@ -14,7 +14,8 @@ from app.auth.links import allowed_target, build_link, server_page
 from app.auth.providers import ProviderRegistry
 from app.config import Settings
 from app.errors import AppError, InvalidPayload
-from app.mail import Mail, MailQueue
+from app.mail import MailQueue
+from app.mail_templates import MailTemplates
 from app.models import Purpose, Status, User
 from app.services import audit, one_time
 from app.services.budgets import Budgets
@@ -35,6 +36,7 @@ class AuthService:
         sessions: SessionService,
         mfa: MfaService,
         mail: MailQueue,
+        templates: MailTemplates,
         budgets: Budgets,
     ) -> None:
         self.settings = settings
@@ -42,6 +44,7 @@ class AuthService:
         self.sessions = sessions
         self.mfa = mfa
         self.mail = mail
+        self.templates = templates
         # Guesses per account, whatever the IP: credential stuffing from many addresses
         # meets the same wall, and existing and unknown emails count alike.
         self.budgets = budgets
@@ -103,8 +106,8 @@ class AuthService:
                 return
             token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
             link = build_link(target, token=token)
-            text = f"Sign in by opening this link:\n{link}\n\nIt works once and expires soon."
-            self.mail.send_soon(Mail(address, "Your sign-in link", text), on_failure=lambda: one_time.discard(token))
+            mail = self.templates.render("magic_link", address, link=link, expires_in=self.settings.magic_link_ttl)
+            self.mail.send_soon(mail, on_failure=lambda: one_time.discard(token))
 
     async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:
         async def gate(user: User) -> None:

@@ -17,6 +17,7 @@ from app.auth.throttle import redis_pool, storage_for
 from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, MailQueue, mailer_for
+from app.mail_templates import MailTemplates
 from app.services.account import AccountService
 from app.services.admin import AdminService
 from app.services.api_tokens import ApiTokenService
@@ -68,6 +69,7 @@ class Services:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
         mail_queue = MailQueue(mailer)
+        templates = MailTemplates(settings)  # checked now: a broken override stops start-up
         pool = redis_pool(settings)
         counters = storage_for(settings, pool)
         phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings), counters)
@@ -86,10 +88,10 @@ class Services:
             mail_queue=mail_queue,
             sessions=sessions,
             mfa=mfa,
-            auth=AuthService(settings, registry, sessions, mfa, mail_queue, budgets),
-            users=UserService(settings, passwords, mailer, mail_queue, sessions, phone_codes),
+            auth=AuthService(settings, registry, sessions, mfa, mail_queue, templates, budgets),
+            users=UserService(settings, passwords, mailer, mail_queue, templates, sessions, phone_codes),
             account=AccountService(passwords, sessions, budgets, mfa),
-            admin=AdminService(settings, passwords, mailer, sessions),
+            admin=AdminService(settings, passwords, mailer, templates, sessions),
             api_tokens=ApiTokenService(),
             phone_codes=phone_codes,
             social=social,

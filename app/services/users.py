@@ -15,6 +15,7 @@ from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail, Mailer, MailQueue
+from app.mail_templates import MailTemplates
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
@@ -35,6 +36,7 @@ class UserService:
         passwords: Passwords,
         mailer: Mailer,
         mail: MailQueue,
+        templates: MailTemplates,
         sessions: SessionService,
         phone_codes: PhoneCodes,
     ) -> None:
@@ -42,6 +44,7 @@ class UserService:
         self.passwords = passwords
         self.mailer = mailer  # mail whose failure the caller must hear of (verification)
         self.mail = mail  # mail sent after answering (enumeration-safe paths)
+        self.templates = templates
         self.sessions = sessions
         self.phone_codes = phone_codes
 
@@ -107,7 +110,8 @@ class UserService:
         async with stall(self.settings.login_stall_time):
             if await User.by_email(address) is not None:
                 await self.passwords.dummy_verify(password)  # same cost as the hash below
-                self.mail.send_soon(Mail(address, "Sign-up attempt", _taken_text(self.settings.public_url)))
+                # Nothing from the request goes in (not the names): the link is our own page.
+                self.mail.send_soon(self.templates.render("account_exists", address, link=self.settings.public_url))
                 return
             password_hash = await self.passwords.hash(password)
             try:
@@ -148,8 +152,11 @@ class UserService:
             token = await one_time.issue(user, Purpose.password_reset, self.settings.password_reset_token_ttl)
             # Sent after the answer: neither SMTP's latency nor a failure (which discards the
             # token) may tell which emails exist.
-            text = _reset_text(build_link(target, token=token))
-            self.mail.send_soon(Mail(address, "Reset your password", text), on_failure=lambda: one_time.discard(token))
+            link = build_link(target, token=token)
+            mail = self.templates.render(
+                "password_reset", address, link=link, expires_in=self.settings.password_reset_token_ttl
+            )
+            self.mail.send_soon(mail, on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
         """Account recovery (the owner fears someone else is in): besides the password, every
@@ -206,7 +213,10 @@ class UserService:
 
     async def _verification_mail(self, user: User, target: LinkTarget) -> Mail:
         token = await one_time.issue(user, Purpose.email_verification, self.settings.verification_token_ttl)
-        return Mail(str(user.email), "Verify your email address", _verify_text(build_link(target, token=token)))
+        link = build_link(target, token=token)
+        return self.templates.render(
+            "email_verification", str(user.email), link=link, expires_in=self.settings.verification_token_ttl
+        )
 
     def _verification_target(self, url: str | None) -> LinkTarget:
         return self._target(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
@@ -240,22 +250,3 @@ def clean_name(value: str | None) -> str | None:
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidPayload(f"Names must be at most {MAX_NAME_LENGTH} characters.")
     return value or None
-
-
-def _reset_text(link: str) -> str:
-    return (
-        "Someone asked to reset the password of your account.\n\n"
-        f"To choose a new password, open:\n{link}\n\n"
-        "The link works once and expires soon. If it was not you, ignore this mail."
-    )
-
-
-def _verify_text(link: str) -> str:
-    return f"Welcome! Confirm your email address by opening:\n{link}\n\nThe link works once."
-
-
-def _taken_text(public_url: str) -> str:
-    return (
-        "Someone tried to sign up with this email address, which already has an account.\n\n"
-        f"If it was you, sign in or reset your password at {public_url}."
-    )

@@ -1,0 +1,84 @@
+"""Every mail is written from a pair of Jinja2 templates, `<kind>.html` and `<kind>.txt`.
+
+The built-ins live in `app/templates/mail/`; a file of the same name in `EMAIL_TEMPLATES_PATH`
+replaces one of them (the others still come from the built-ins). The subject is the
+`{% block subject %}` of the `.txt` template. HTML is autoescaped; the text part is not
+HTML, so it is not escaped, and that is safe only because templates are given nothing from
+the request: the product name and `PUBLIC_URL` (settings), the link (built by
+`app/auth/links.py` from an allow-listed, re-encoded URL) and the expiry.
+
+Every template is rendered once at start-up, so a broken override stops the server instead
+of failing later, unseen, in the mail queue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    select_autoescape,
+)
+
+from app.config import ConfigError, Settings
+from app.mail import Mail
+
+BUILT_IN = Path(__file__).resolve().parent / "templates" / "mail"
+
+# The mails we send; each has `<kind>.html` and `<kind>.txt`.
+KINDS = ("password_reset", "email_verification", "magic_link", "invite", "account_exists")
+
+
+class MailTemplates:
+    def __init__(self, settings: Settings) -> None:
+        folders: list[str | Path] = [settings.email_templates_path] if settings.email_templates_path else []
+        self.environment = Environment(
+            loader=ChoiceLoader([FileSystemLoader(folder) for folder in [*folders, BUILT_IN]]),
+            # HTML escaped; `.txt` not (it is not HTML, and gets nothing from the request).
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,  # a misspelt variable in an override fails at start-up
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.common = {"product": settings.mfa_issuer, "public_url": settings.public_url}
+        self._check(settings.public_url)
+
+    def render(self, kind: str, to: str, *, link: str, expires_in: float | None = None) -> Mail:
+        """The mail of `kind` to `to`: `link` is its one action; `expires_in` (seconds) its lifetime."""
+        context = {**self.common, "link": link, "expires_in": in_words(expires_in) if expires_in else None}
+        text = self.environment.get_template(f"{kind}.txt")
+        # One line: whatever a template writes, the Subject header gets no line break.
+        subject = " ".join(_block(text, "subject", context).split())
+        html = self.environment.get_template(f"{kind}.html").render(context, subject=subject)
+        return Mail(to, subject, text.render(context).strip() + "\n", html)
+
+    def _check(self, public_url: str) -> None:
+        for kind in KINDS:
+            try:
+                mail = self.render(kind, "check@example.com", link=f"{public_url}/?token=check", expires_in=3600)
+            except (TemplateError, KeyError) as exc:
+                raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {type(exc).__name__}: {exc}") from None
+            if not mail.subject:
+                raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {kind}.txt has an empty subject block")
+
+
+def _block(template: Template, name: str, context: dict[str, str | None]) -> str:
+    if name not in template.blocks:
+        raise KeyError(f"{template.name} has no {{% block {name} %}}")
+    return "".join(template.blocks[name](template.new_context(context)))
+
+
+_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+
+
+def in_words(seconds: float) -> str:
+    """`15 minutes`, `1 hour`, `7 days`: the largest unit that writes it exactly."""
+    whole = max(1, round(seconds))
+    size, unit = next((size, unit) for size, unit in _UNITS if whole % size == 0)
+    count = whole // size
+    return f"{count} {unit}{'' if count == 1 else 's'}"
