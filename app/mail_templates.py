@@ -1,11 +1,15 @@
 """Every mail is written from a pair of Jinja2 templates, `<kind>.html` and `<kind>.txt`.
 
 The built-ins live in `app/templates/mail/`; a file of the same name in `EMAIL_TEMPLATES_PATH`
-replaces one of them (the others still come from the built-ins). The subject is the
-`{% block subject %}` of the `.txt` template. HTML is autoescaped; the text part is not
-HTML, so it is not escaped, and that is safe only because templates are given nothing from
-the request: the product name and `PUBLIC_URL` (settings), the link (built by
-`app/auth/links.py` from an allow-listed, re-encoded URL) and the expiry.
+replaces one of them (the others still come from the built-ins, and an override may extend
+`base.html` / `base.txt`). The first line the `.txt` template writes is the subject, the rest
+the text part; the HTML gets the subject as `subject`.
+
+Templates get `product` (MFA_ISSUER), `public_url` (PUBLIC_URL), `link` (the mail's one
+action) and `expires_in` (`15 minutes`, `1 day`; none for the sign-up attempt notice). HTML is
+autoescaped; the text part is not HTML, so it is not escaped, and that is safe only because
+nothing in it comes from the request: the link is built by `app/auth/links.py` from an
+allow-listed, re-encoded URL, and the rest are settings.
 
 Every template is rendered once at start-up, so a broken override stops the server instead
 of failing later, unseen, in the mail queue.
@@ -20,7 +24,6 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
-    Template,
     TemplateError,
     select_autoescape,
 )
@@ -51,26 +54,21 @@ class MailTemplates:
     def render(self, kind: str, to: str, *, link: str, expires_in: float | None = None) -> Mail:
         """The mail of `kind` to `to`: `link` is its one action; `expires_in` (seconds) its lifetime."""
         context = {**self.common, "link": link, "expires_in": in_words(expires_in) if expires_in else None}
-        text = self.environment.get_template(f"{kind}.txt")
-        # One line: whatever a template writes, the Subject header gets no line break.
-        subject = " ".join(_block(text, "subject", context).split())
+        first, _, text = self.environment.get_template(f"{kind}.txt").render(context).partition("\n")
+        # One line whatever the template wrote: the Subject header gets no line break.
+        subject = " ".join(first.split())
         html = self.environment.get_template(f"{kind}.html").render(context, subject=subject)
-        return Mail(to, subject, text.render(context).strip() + "\n", html)
+        return Mail(to, subject, text.strip() + "\n", html)
 
     def _check(self, public_url: str) -> None:
         for kind in KINDS:
             try:
                 mail = self.render(kind, "check@example.com", link=f"{public_url}/?token=check", expires_in=3600)
-            except (TemplateError, KeyError) as exc:
+            except TemplateError as exc:
                 raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {type(exc).__name__}: {exc}") from None
             if not mail.subject:
-                raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {kind}.txt has an empty subject block")
-
-
-def _block(template: Template, name: str, context: dict[str, str | None]) -> str:
-    if name not in template.blocks:
-        raise KeyError(f"{template.name} has no {{% block {name} %}}")
-    return "".join(template.blocks[name](template.new_context(context)))
+                reason = f"the first line of {kind}.txt (the subject) is empty"
+                raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {reason}")
 
 
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
