@@ -39,7 +39,7 @@ KINDS = ("password_reset", "email_verification", "magic_link", "invite", "accoun
 
 class MailTemplates:
     def __init__(self, settings: Settings) -> None:
-        folders: list[str | Path] = [settings.email_templates_path] if settings.email_templates_path else []
+        folders = [settings.email_templates_path] if settings.email_templates_path else []
         self.environment = Environment(
             loader=ChoiceLoader([FileSystemLoader(folder) for folder in [*folders, BUILT_IN]]),
             # HTML escaped; `.txt` not (it is not HTML, and gets nothing from the request).

@@ -173,7 +173,7 @@ async def test_an_override_can_change_the_subject(smtp_server: Any, tmp_path: Pa
 
 
 def test_a_missing_templates_folder_is_refused_naming_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="^EMAIL_TEMPLATES_PATH: invalid value .*: not a folder$"):
+    with pytest.raises(ConfigError, match="^EMAIL_TEMPLATES_PATH: invalid value .*: no such folder$"):
         make_settings(EMAIL_TEMPLATES_PATH=str(tmp_path / "nowhere"))
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="^EMAIL_TEMPLATES_PATH"):
