@@ -379,6 +379,12 @@ class MailSettings(BaseModel):
     smtp_password: str | None = Field(None, alias="EMAIL_SMTP_PASSWORD", repr=False, description="SMTP password")
     smtp_secure: Flag = Field(False, alias="EMAIL_SMTP_SECURE", description="TLS from the start (port 465)")
     smtp_starttls: Flag = Field(False, alias="EMAIL_SMTP_STARTTLS", description="upgrade with STARTTLS")
+    email_new_sign_in_notice: Flag = Field(
+        False,
+        alias="EMAIL_NEW_SIGN_IN_NOTICE",
+        description="mail the owner when their account is signed in to from a browser without its device cookie "
+        "(not on the first sign-in; clients that keep no cookies trigger it every time)",
+    )
     email_templates_path: Path | None = Field(
         None,
         alias="EMAIL_TEMPLATES_PATH",

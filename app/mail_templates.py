@@ -6,7 +6,8 @@ replaces one of them (the others still come from the built-ins, and an override 
 the text part; the HTML gets the subject as `subject`.
 
 Templates get `product` (MFA_ISSUER), `public_url` (PUBLIC_URL), `link` (the mail's one
-action) and `expires_in` (`15 minutes`, `1 day`; none for the sign-up attempt notice). HTML is
+action) and `expires_in` (`15 minutes`, `1 day`; none for the notices); `new_sign_in` also
+gets `signed_in_at` (`2026-01-01 12:00 UTC`). HTML is
 autoescaped; the text part is not HTML, so it is not escaped, and that is safe only because
 nothing in it comes from the request: the link is built by `app/auth/links.py` from an
 allow-listed, re-encoded URL, and the rest are settings.
@@ -33,8 +34,16 @@ from app.mail import Mail
 
 BUILT_IN = Path(__file__).resolve().parent / "templates" / "mail"
 
-# The mails we send; each has `<kind>.html` and `<kind>.txt`.
-KINDS = ("password_reset", "email_verification", "magic_link", "invite", "account_exists")
+# The mails we send (each has `<kind>.html` and `<kind>.txt`), with sample values of the
+# variables only that kind gets, for the start-up check.
+KINDS: dict[str, dict[str, str]] = {
+    "password_reset": {},
+    "email_verification": {},
+    "magic_link": {},
+    "invite": {},
+    "account_exists": {},
+    "new_sign_in": {"signed_in_at": "2026-01-01 12:00 UTC"},
+}
 
 
 class MailTemplates:
@@ -51,9 +60,11 @@ class MailTemplates:
         self.common = {"product": settings.mfa_issuer, "public_url": settings.public_url}
         self._check(settings.public_url)
 
-    def render(self, kind: str, to: str, *, link: str, expires_in: float | None = None) -> Mail:
-        """The mail of `kind` to `to`: `link` is its one action; `expires_in` (seconds) its lifetime."""
-        context = {**self.common, "link": link, "expires_in": in_words(expires_in) if expires_in else None}
+    def render(self, kind: str, to: str, *, link: str, expires_in: float | None = None, **values: str) -> Mail:
+        """The mail of `kind` to `to`: `link` is its one action, `expires_in` (seconds) its
+        lifetime; `values` are what only this kind gets (never text from the request)."""
+        expiry = in_words(expires_in) if expires_in else None
+        context = {**self.common, **values, "link": link, "expires_in": expiry}
         first, _, text = self.environment.get_template(f"{kind}.txt").render(context).partition("\n")
         # One line whatever the template wrote: the Subject header gets no line break.
         subject = " ".join(first.split())
@@ -61,9 +72,10 @@ class MailTemplates:
         return Mail(to, subject, text.strip() + "\n", html)
 
     def _check(self, public_url: str) -> None:
-        for kind in KINDS:
+        for kind, values in KINDS.items():
             try:
-                mail = self.render(kind, "check@example.com", link=f"{public_url}/?token=check", expires_in=3600)
+                link = f"{public_url}/?token=check"
+                mail = self.render(kind, "check@example.com", link=link, expires_in=3600, **values)
             except TemplateError as exc:
                 raise ConfigError(f"EMAIL_TEMPLATES_PATH: the {kind} mail: {type(exc).__name__}: {exc}") from None
             if not mail.subject:

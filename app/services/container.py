@@ -24,6 +24,7 @@ from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
 from app.services.budgets import Budgets
 from app.services.mfa import MfaService
+from app.services.notices import SignInNotices
 from app.services.phone_codes import PhoneCodes
 from app.services.sessions import SessionService
 from app.services.social import SocialService
@@ -75,7 +76,8 @@ class Services:
         phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings), counters)
         registry.register(PhoneProvider(phone_codes))
         devices = DeviceCookies(settings.secret)
-        sessions = SessionService(settings, access, RefreshTokens(settings), devices)
+        notices = SignInNotices(settings, devices, mail_queue, templates)
+        sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
         budgets = Budgets(settings, counters, devices)
         mfa = MfaService(settings, budgets)
         social = SocialService(settings, sessions, mfa, registry, http_transport)

@@ -16,6 +16,7 @@ from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, User
 from app.services import audit
 from app.services.client import ClientInfo, now
+from app.services.notices import SignInNotices
 from app.services.pagination import Page, keyset_page
 
 log = logging.getLogger("app.sessions")
@@ -38,12 +39,18 @@ class IssuedTokens:
 
 class SessionService:
     def __init__(
-        self, settings: Settings, access: AccessTokens, refresh: RefreshTokens, devices: DeviceCookies
+        self,
+        settings: Settings,
+        access: AccessTokens,
+        refresh: RefreshTokens,
+        devices: DeviceCookies,
+        notices: SignInNotices | None = None,
     ) -> None:
         self.settings = settings
         self.access = access
         self.refresh_tokens = refresh
         self.devices = devices
+        self.notices = notices
 
     async def open(self, user: User, client: ClientInfo) -> IssuedTokens:
         session_id, seed = str(uuid.uuid4()), new_token(32)
@@ -58,8 +65,11 @@ class SessionService:
             ip=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,
         )
+        first = user.last_login_at is None
         user.last_login_at = now()
         await user.save(update_fields=["last_login_at"])
+        if self.notices is not None:
+            self.notices.after_sign_in(user, client, first=first)
         # Every sign-in marks the client as a device of this account (a budget of its own).
         return replace(self._issue(user, session, token), device=self.devices.remember(client.device, user.id))
 
