@@ -20,6 +20,7 @@ LAYERS = {
     "auth": AUTH,
     "services": SERVICES,
     "mail": SERVICES,  # transports, used by services
+    "mail_templates": SERVICES,  # writes the mails services send
     "sms": SERVICES,
     "schema": EDGE,
     "http": EDGE,
