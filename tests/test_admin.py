@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 
 from app.models import AuditEvent, Role, Status, User
@@ -144,3 +145,37 @@ async def test_create_admin_command(tmp_path) -> None:  # type: ignore[no-untype
     )
     assert "already exists" in run("create-admin", "--email", "two@example.com", "--password", "a long passphrase")
     assert run("create-admin", "--from-env") == ""  # nothing set: nothing to do
+
+
+async def test_two_admins_suspending_each_other_at_once_leave_one_admin(api: Api) -> None:
+    # Check-then-act without a lock let both pass on PostgreSQL: no admin was left.
+    first = await _admin(api)
+    second = str((await api.signup("second@example.com"))["id"])
+    await User.filter(email="second@example.com").update(role=Role.admin)
+    ids = {
+        "admin@example.com": (await api.gql("{ users_me { id } }", token=first))["data"]["users_me"]["id"],
+        "second@example.com": second,
+    }
+    for _ in range(5):
+        await User.filter(role=Role.admin).update(status=Status.active)
+        first = str((await api.login("admin@example.com"))["access_token"])
+        second = str((await api.login("second@example.com"))["access_token"])
+        results = await asyncio.gather(
+            api.gql(UPDATE, {"id": ids["second@example.com"], "status": "suspended"}, token=first),
+            api.gql(UPDATE, {"id": ids["admin@example.com"], "status": "suspended"}, token=second),
+        )
+        assert sum(1 for r in results if not r.get("errors")) == 1, results
+        assert await User.filter(role=Role.admin, status=Status.active).count() == 1
+    # Demotions race the same way.
+    for _ in range(5):
+        await User.filter(role__in=[Role.admin, Role.user], email__in=list(ids)).update(
+            role=Role.admin, status=Status.active
+        )
+        first = str((await api.login("admin@example.com"))["access_token"])
+        second = str((await api.login("second@example.com"))["access_token"])
+        results = await asyncio.gather(
+            api.gql(UPDATE, {"id": ids["second@example.com"], "role": "user"}, token=first),
+            api.gql(UPDATE, {"id": ids["admin@example.com"], "role": "user"}, token=second),
+        )
+        assert sum(1 for r in results if not r.get("errors")) == 1, results
+        assert await User.filter(role=Role.admin, status=Status.active).count() == 1

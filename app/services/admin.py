@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -67,17 +68,23 @@ class AdminService:
     async def update(
         self, actor: User, user_id: str, role: Role | None, status: Status | None, client: ClientInfo
     ) -> User:
-        user = await User.get_or_none(id=user_id)
-        if user is None:
-            raise Forbidden()
         demoting = role is not None and role != Role.admin
         disabling = status is not None and status != Status.active
-        if user.role == Role.admin and (demoting or disabling):
-            # Nobody, not even an admin acting on themself, removes the last way to administer.
-            others = await User.filter(role=Role.admin, status=Status.active).exclude(id=user.id).count()
-            if others == 0:
-                raise InvalidPayload("The last active admin cannot be demoted or disabled.")
         async with in_transaction():
+            active_admins: set[UUID] = set()
+            if demoting or disabling:
+                # Nobody, not even an admin acting on themself, removes the last way to
+                # administer. The active admins' rows are locked before they are counted (in
+                # id order, so two such updates cannot deadlock): two admins suspending each
+                # other at once are serialised, and the second sees the first's change.
+                # SQLite runs one writing transaction at a time anyway.
+                locked = await User.filter(role=Role.admin, status=Status.active).order_by("id").select_for_update()
+                active_admins = {admin.id for admin in locked}
+            user = await one_time.lock_user(user_id)
+            if user is None:
+                raise Forbidden()
+            if user.role == Role.admin and (demoting or disabling) and not active_admins - {user.id}:
+                raise InvalidPayload("The last active admin cannot be demoted or disabled.")
             changes = {}
             if role is not None and role != user.role:
                 changes["role"] = (str(user.role), role.value)
