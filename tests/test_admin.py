@@ -147,6 +147,46 @@ async def test_create_admin_command(tmp_path) -> None:  # type: ignore[no-untype
     assert run("create-admin", "--from-env") == ""  # nothing set: nothing to do
 
 
+async def test_the_first_admin_can_sign_in_with_email_verification_on(app_with, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # `make run` creates the admin with `create-admin --from-env`: the operator vouches for
+    # the address, and no verification mail is sent, so it must be active and verified.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import DATABASE_URL, TEST_SECRET
+
+    async with app_with(EMAIL_VERIFICATION=True) as api:
+        env = {
+            **os.environ,
+            "DATABASE_URL": DATABASE_URL,
+            "SECRET": TEST_SECRET,
+            "EMAIL_VERIFICATION": "true",
+            "ADMIN_EMAIL": "root@example.com",
+            "ADMIN_PASSWORD": "a long passphrase",
+        }
+        root = Path(__file__).resolve().parents[1]
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app", "create-admin", "--from-env"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert "admin root@example.com created" in done.stdout, done.stderr
+        admin = await User.get(email="root@example.com")
+        assert (admin.role, admin.status, admin.email_verified) == (Role.admin, Status.active, True)
+        tokens = await api.login("root@example.com", "a long passphrase")
+        assert (await api.gql(USERS, token=tokens["access_token"]))["data"]["users"]["edges"]
+        # Everyone else still proves their address first.
+        await api.signup()
+        assert codes(await api.gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery"})) == [
+            "USER_SUSPENDED"
+        ]
+
+
 async def test_two_admins_suspending_each_other_at_once_leave_one_admin(api: Api) -> None:
     # Check-then-act without a lock let both pass on PostgreSQL: no admin was left.
     first = await _admin(api)

@@ -58,8 +58,10 @@ class UserService:
         last_name: str | None = None,
         role: Role | None = None,
         verification_url: str | None = None,
+        vouched: bool = False,
     ) -> User:
-        """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE."""
+        """The explicit sign-up (createUser): a taken email is RECORD_NOT_UNIQUE. A `vouched`
+        account (the operator's first admin) is active and verified at once, with no mail."""
         address = normalize_email(email)
         names = Names.of(name, first_name, last_name)
         target = self._verification_target(verification_url)
@@ -67,8 +69,8 @@ class UserService:
         password_hash = await self.passwords.hash(password)
         try:
             async with in_transaction():
-                user = await self._insert(address, password_hash, names, role)
-                if self.settings.email_verification:
+                user = await self._insert(address, password_hash, names, role, verified=vouched)
+                if self.settings.email_verification and not vouched:
                     # Awaited inside the transaction: createUser may say SERVICE_UNAVAILABLE
                     # (it tells whether an email is taken anyway), and then no account is left
                     # behind that its owner could never verify.
@@ -116,7 +118,7 @@ class UserService:
             password_hash = await self.passwords.hash(password)
             try:
                 async with in_transaction():
-                    user = await self._insert(address, password_hash, names, None)
+                    user = await self._insert(address, password_hash, names, None, verified=False)
                     mail = await self._verification_mail(user, target) if self.settings.email_verification else None
             except IntegrityError:
                 return  # a concurrent sign-up won; answer as for any taken email
@@ -187,10 +189,12 @@ class UserService:
         await audit.record("password.reset", user_id=user.id)
 
     async def ensure_admin(self, email: str, password: str) -> User | None:
-        """Create the first admin unless one exists; returns the new admin."""
+        """Create the first admin unless one exists; returns the new admin. The operator
+        vouches for its address: it is active and verified from the start (with
+        EMAIL_VERIFICATION=true it could not sign in otherwise, and no mail is sent)."""
         if await User.filter(role=Role.admin).exists():
             return None
-        return await self.create_with_password(email, password, role=Role.admin, verification_url=None)
+        return await self.create_with_password(email, password, role=Role.admin, vouched=True)
 
     async def request_verification(self, user: User, verification_url: str | None) -> None:
         """Mail a verification link for the current address of a signed-in user."""
@@ -200,15 +204,19 @@ class UserService:
             raise InvalidPayload("The email address is already verified.")
         await self.mailer.send(await self._verification_mail(user, self._verification_target(verification_url)))
 
-    async def _insert(self, address: str, password_hash: str, names: Names, role: Role | None) -> User:
+    async def _insert(
+        self, address: str, password_hash: str, names: Names, role: Role | None, *, verified: bool
+    ) -> User:
+        pending = self.settings.email_verification and not verified
         return await User.create(
+            email_verified=verified,
             email=address,
             password_hash=password_hash,
             name=names.name,
             first_name=names.first_name,
             last_name=names.last_name,
             role=role or Role(self.settings.default_role),
-            status=Status.unverified if self.settings.email_verification else Status.active,
+            status=Status.unverified if pending else Status.active,
         )
 
     async def _verification_mail(self, user: User, target: LinkTarget) -> Mail:
