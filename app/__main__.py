@@ -93,6 +93,8 @@ def serve(settings: Settings, reload: bool) -> None:
         # The app reads X-Forwarded-For itself, trusting only IP_TRUST_PROXY's hops
         # (app/http/forwarded.py); uvicorn's own rewrite must not run first.
         proxy_headers=False,
+        # No `Server: uvicorn` on every answer: it tells an attacker what to look up.
+        server_header=False,
     )
 
 
