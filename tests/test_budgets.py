@@ -5,6 +5,7 @@ device cookies keep the owner's browser out of an attacker's lockout."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from collections import Counter
@@ -13,7 +14,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from app.auth.devices import COOKIE_NAME
+from app.auth.devices import COOKIE_NAME, DeviceCookies
 from app.auth.secrets import SecretBox
 from app.models import AuditEvent, User
 from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes, flush_redis_db, redis_up, text_of
@@ -223,11 +224,14 @@ async def test_a_device_cookie_of_another_account_or_tampered_gives_no_trust(api
         # Bo's browser is trusted for Bo, not for Ana.
         assert codes(await bo.gql(LOGIN, RIGHT)) == ["REQUESTS_EXCEEDED"]
         bo_cookie = bo.http.cookies[COOKIE_NAME]
-        _, nonce, mac = bo_cookie.split(".")
+        ana_cookie = owner.http.cookies[COOKIE_NAME]
+        flipped = "A" if ana_cookie[30] != "A" else "B"
         forged = [
-            f"{ana}.{nonce}.{mac}",  # Bo's entry relabelled
-            owner.http.cookies[COOKIE_NAME][:-2] + "AA",  # Ana's entry with a broken signature
-            f"{ana}.{nonce}.",  # unsigned
+            ana_cookie[:30] + flipped + ana_cookie[31:],  # Ana's entry with one character changed
+            ana_cookie[:-2] + ("AA" if ana_cookie[-2:] != "AA" else "BB"),  # ... with a broken tag
+            ana_cookie[:-4],  # ... cut short
+            DeviceCookies("another-secret-" + "y" * 40).remember(None, ana),  # sealed under another key
+            f"{ana}.{bo_cookie[:16]}.",  # the old clear-text form, unsigned
             "garbage",
         ]
         for value in forged:
@@ -238,6 +242,27 @@ async def test_a_device_cookie_of_another_account_or_tampered_gives_no_trust(api
         await owner.login("bo@example.com")
         assert len(owner.http.cookies[COOKIE_NAME].split("~")) == 2
         assert (await owner.login())["access_token"]
+
+
+async def test_the_device_cookie_does_not_name_the_account(api: Api) -> None:
+    # Whoever sees the cookie (a shared computer, a proxy's log) must not learn which
+    # accounts signed in on that browser.
+    await api.signup()
+    await api.signup("bo@example.com")
+    ids = [(await User.get(email=e)).id for e in ("ana@example.com", "bo@example.com")]
+    await api.login()
+    await api.login("bo@example.com")
+    cookie = api.http.cookies[COOKIE_NAME]
+    entries = cookie.split("~")
+    assert len(entries) == 2
+    for user_id in ids:
+        assert str(user_id) not in cookie and user_id.hex not in cookie.lower()
+        for entry in entries:
+            raw = base64.urlsafe_b64decode(entry + "=" * (-len(entry) % 4))
+            assert user_id.bytes not in raw
+    # Two sign-ins to one account never give the same entry (nothing to link them by).
+    await api.login()
+    assert api.http.cookies[COOKIE_NAME].split("~")[0] != entries[1]
 
 
 async def test_a_stolen_device_cookie_is_limited_on_its_own(api: Api) -> None:
