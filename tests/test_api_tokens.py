@@ -153,8 +153,11 @@ mutation($name: String!, $password: String, $otp: String) {
 
 
 async def _stale(email: str = "ana@example.com") -> None:
-    """Make the user's sessions look as if they signed in 11 minutes ago."""
-    await Session.filter(user__email=email).update(created_at=datetime.now(UTC) - timedelta(minutes=11))
+    """Make the user's sessions look as if they signed in 11 minutes ago (and did not
+    re-authenticate since)."""
+    await Session.filter(user__email=email).update(
+        created_at=datetime.now(UTC) - timedelta(minutes=11), reauthenticated_at=None
+    )
 
 
 async def test_a_stale_session_must_confirm_before_minting(api: Api) -> None:
@@ -176,7 +179,8 @@ async def test_a_stale_session_confirms_with_an_otp(api: Api) -> None:
     import pyotp
 
     session = await _session(api)
-    secret = pyotp.random_base32()
+    generate = 'mutation { users_me_tfa_generate(password: "correct horse battery") { secret } }'
+    secret = (await api.gql(generate, token=session))["data"]["users_me_tfa_generate"]["secret"]
     enable = "mutation($otp: String!, $secret: String!) { users_me_tfa_enable(otp: $otp, secret: $secret) }"
     previous = pyotp.TOTP(secret).at(datetime.now(UTC) - timedelta(seconds=30))
     assert "errors" not in await api.gql(enable, {"otp": previous, "secret": secret}, token=session)

@@ -171,3 +171,98 @@ async def test_guesses_sent_at_once_cannot_outrun_the_budget(app_with, store: st
         assert outcomes.count(["INVALID_CREDENTIALS"]) == 10, outcomes
         assert outcomes.count(["REQUESTS_EXCEEDED"]) == 15
         assert codes(await api.gql(GENERATE, {"p": PASSWORD}, token=token)) == ["REQUESTS_EXCEEDED"]
+
+
+# --- enable accepts only the secret generate made ----------------------------------------
+
+REFRESH = "mutation($t: String) { auth_refresh(refresh_token: $t) { access_token } }"
+
+
+async def test_a_stolen_access_token_cannot_turn_mfa_on_with_its_own_secret(api: Api) -> None:
+    # The token alone (no password): with a secret of the thief's choosing, enabling would
+    # lock the owner out for good (a reset does not clear MFA).
+    await api.signup()
+    stolen = (await api.login())["access_token"]
+    mine = pyotp.random_base32()
+    result = await api.gql(ENABLE, {"otp": pyotp.TOTP(mine).now(), "secret": mine}, token=stolen)
+    assert codes(result) == ["INVALID_PAYLOAD"]
+    assert codes(await api.gql(RECOVERY, {"otp": pyotp.TOTP(mine).now()}, token=stolen)) == ["INVALID_PAYLOAD"]
+    user = await User.get(email="ana@example.com")
+    assert not user.tfa_enabled and await RecoveryCode.all().count() == 0
+    assert (await login(api))["data"]["auth_login"]["access_token"]
+
+
+async def test_enable_takes_only_the_pending_secret(api: Api) -> None:
+    await api.signup()
+    token = (await api.login())["access_token"]
+    generated = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    stored = (await User.get(email="ana@example.com")).tfa_pending_secret
+    assert stored is not None and generated not in stored  # kept sealed
+    # While a secret is pending, another one (valid base32, right code) is still refused.
+    other = pyotp.random_base32()
+    assert codes(await api.gql(ENABLE, {"otp": pyotp.TOTP(other).now(), "secret": other}, token=token)) == [
+        "INVALID_PAYLOAD"
+    ]
+    # A newer generate replaces the pending secret: the first one is void.
+    newer = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    assert newer != generated
+    assert codes(await api.gql(ENABLE, {"otp": code_at(generated, 0), "secret": generated}, token=token)) == [
+        "INVALID_PAYLOAD"
+    ]
+    assert not (await User.get(email="ana@example.com")).tfa_enabled
+    ok = await api.gql(ENABLE, {"otp": code_at(newer, 0), "secret": newer}, token=token)
+    assert ok == {"data": {"users_me_tfa_enable": True}}, ok
+    assert (await User.get(email="ana@example.com")).tfa_pending_secret is None
+
+
+async def test_a_pending_secret_is_used_once(api: Api) -> None:
+    token, secret = await enabled(api)
+    assert (await api.gql(DISABLE, {"otp": code_at(secret, 0)}, token=token))["data"]["users_me_tfa_disable"]
+    # The same secret again, without a new generate: refused.
+    result = await api.gql(ENABLE, {"otp": code_at(secret, 1), "secret": secret}, token=token)
+    assert codes(result) == ["INVALID_PAYLOAD"]
+    assert not (await User.get(email="ana@example.com")).tfa_enabled
+
+
+async def test_a_pending_secret_expires_after_15_minutes(api: Api) -> None:
+    import base64
+
+    from cryptography.fernet import Fernet
+
+    from app.auth.secrets import derive_key
+    from tests.conftest import TEST_SECRET
+
+    await api.signup()
+    token = (await api.login())["access_token"]
+    secret = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    # The seal carries the time it was made; make it as if generate ran minutes ago.
+    box = Fernet(base64.urlsafe_b64encode(derive_key(TEST_SECRET, "tfa-pending-secret")))
+    for minutes_ago, expected in ((16, ["INVALID_PAYLOAD"]), (14, [])):
+        sealed = box.encrypt_at_time(secret.encode(), int(time.time()) - minutes_ago * 60).decode()
+        await User.filter(email="ana@example.com").update(tfa_pending_secret=sealed)
+        result = await api.gql(ENABLE, {"otp": code_at(secret, 0), "secret": secret}, token=token)
+        assert codes(result) == expected, (minutes_ago, result)
+    assert (await User.get(email="ana@example.com")).tfa_enabled
+
+
+async def test_racing_enables_with_one_secret_enable_once(api: Api) -> None:
+    import asyncio
+
+    await api.signup()
+    token = (await api.login())["access_token"]
+    secret = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    variables = [{"otp": code_at(secret, step), "secret": secret} for step in (-1, 0, 1)]
+    results = await asyncio.gather(*(api.gql(ENABLE, v, token=token) for v in variables))
+    assert sum(1 for r in results if not r.get("errors")) == 1, results
+
+
+async def test_enabling_signs_out_the_other_sessions(api: Api) -> None:
+    await api.signup()
+    other = await api.login()
+    token = (await api.login())["access_token"]
+    secret = (await api.gql(GENERATE, {"p": PASSWORD}, token=token))["data"]["users_me_tfa_generate"]["secret"]
+    enabled = await api.gql(ENABLE, {"otp": code_at(secret, 0), "secret": secret}, token=token)
+    assert enabled == {"data": {"users_me_tfa_enable": True}}
+    assert codes(await api.gql("{ users_me { id } }", token=other["access_token"])) == ["INVALID_TOKEN"]
+    assert codes(await api.gql(REFRESH, {"t": other["refresh_token"]})) == ["INVALID_TOKEN"]
+    assert (await api.gql("{ users_me { tfa_enabled } }", token=token))["data"]["users_me"]["tfa_enabled"] is True

@@ -44,6 +44,9 @@ class User(Model):
     tfa_secret = fields.CharField(max_length=255, null=True)  # encrypted, never plain
     # The TOTP time step last accepted: a code is never accepted twice (RFC 6238 §5.2).
     tfa_last_step = fields.BigIntField(null=True)
+    # The secret users_me_tfa_generate handed out, sealed (its seal carries the time it was
+    # made, app/services/mfa.py PENDING_TTL): users_me_tfa_enable accepts only this one, once.
+    tfa_pending_secret = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
 

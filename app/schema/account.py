@@ -65,12 +65,16 @@ class AccountMutation:
     async def users_me_tfa_generate(self, info: Info[Context, None], password: str) -> TfaSecret | None:
         services = info.context.services
         await services.account.verify_password(me(info), password, info.context.client, info.context.viewer.session_id)
-        secret, url = services.mfa.generate(me(info))
+        secret, url = await services.mfa.generate(me(info))
         return TfaSecret(secret=secret, otpauth_url=url)
 
-    @strawberry.mutation(permission_classes=with_session)
+    @strawberry.mutation(
+        permission_classes=with_session,
+        description="Only the secret users_me_tfa_generate returned, within 15 minutes; signs out every other session.",
+    )
     async def users_me_tfa_enable(self, info: Info[Context, None], otp: str, secret: str) -> bool | None:
-        await info.context.services.mfa.enable(me(info), secret, otp, info.context.client)
+        ctx = info.context
+        await ctx.services.mfa.enable(me(info), secret, otp, ctx.client, ctx.viewer.session_id)
         return True
 
     @strawberry.mutation(permission_classes=with_session)

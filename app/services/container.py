@@ -79,7 +79,7 @@ class Services:
         notices = SignInNotices(settings, devices, mail_queue, templates)
         sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
         budgets = Budgets(settings, counters, devices)
-        mfa = MfaService(settings, budgets)
+        mfa = MfaService(settings, budgets, sessions)
         social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(
             settings=settings,
