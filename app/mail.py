@@ -78,8 +78,15 @@ class MailQueue:
         self.mailer = mailer
         self._pending: set[asyncio.Task[None]] = set()
 
-    def send_soon(self, mail: Mail, on_failure: Callable[[], Awaitable[None]] | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(mail, on_failure))
+    def send_soon(
+        self,
+        mail: Mail,
+        on_failure: Callable[[], Awaitable[None]] | None = None,
+        allowed: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        """`allowed` runs in the background first (a budget, app/services/postbox.py); when it
+        says no, the mail is dropped as if it had failed."""
+        task = asyncio.get_running_loop().create_task(self._send(mail, on_failure, allowed))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -88,18 +95,24 @@ class MailQueue:
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
-    async def _send(self, mail: Mail, on_failure: Callable[[], Awaitable[None]] | None) -> None:
+    async def _send(
+        self,
+        mail: Mail,
+        on_failure: Callable[[], Awaitable[None]] | None,
+        allowed: Callable[[], Awaitable[bool]] | None,
+    ) -> None:
         # Logged, never raised (nobody is waiting for the answer), and without the address or
         # the mail: the log shows the recipient's domain and, for a bug, where it happened.
         try:
-            await self.mailer.send(mail)
+            if allowed is None or await allowed():
+                await self.mailer.send(mail)
+                return
+            # Not allowed (`allowed` logged why): cleaned up below, as after a failure.
         except ServiceUnavailable:
             log.error("queued mail to %s was not sent", recipient_domain(mail.to))
         except Exception as exc:
             where = "".join(traceback.format_tb(exc.__traceback__))
             log.error("queued mail to %s failed: %s\n%s", recipient_domain(mail.to), type(exc).__name__, where)
-        else:
-            return
         if on_failure is not None:
             try:
                 await on_failure()

@@ -185,6 +185,7 @@ async def test_the_mail_holds_the_link_rebuilt_from_the_allowed_url(kind: Kind, 
         cases = [*ACCEPTED, (None, "http://127.0.0.1:8000" + kind.default_page + "?token={t}")]
         for n, (url, expected) in enumerate(cases):
             outbox.clear()
+            await api.services.counters.reset()  # ten mails to one address: past its mail budget
             result, to = await kind.send(api, url, n)
             assert result.get("errors") is None, (url, result)
             [message] = outbox.to(to)

@@ -1,8 +1,11 @@
-"""Counting attempts with `limits`: per client IP (the HTTP middleware) and the guessing
-budgets (app/services/budgets.py), in memory or in Redis (RATE_LIMITER_STORE)."""
+"""Counting attempts with `limits`: per client IP (the HTTP middleware), the guessing
+budgets and the mail budgets (app/services/budgets.py) and texted codes, in memory or in
+Redis (RATE_LIMITER_STORE)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +15,12 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+from app.auth.secrets import derive_key
 from app.config import Settings
 from app.errors import InvalidCredentials, InvalidOtp, RequestsExceeded
+
+# 128 bits of the HMAC: collisions between accounts stay out of reach.
+_KEY_HEX_LENGTH = 32
 
 
 def redis_pool(settings: Settings) -> coredis.ConnectionPool | None:
@@ -36,21 +43,38 @@ def storage_for(settings: Settings, pool: coredis.ConnectionPool | None, key_pre
     return MemoryStorage()
 
 
-class Throttle:
-    """`points` attempts per `seconds` per key (a fixed window)."""
+class PrivateKeys:
+    """What a counter's key becomes when it names a person (an email, a phone number, a user
+    id, a device): a keyed hash, so the counters storage (Redis, which operators list and
+    back up) holds no address in clear and cannot be searched for one without SECRET."""
 
-    def __init__(self, storage: Storage, points: int, seconds: int, namespace: str) -> None:
+    def __init__(self, secret: str) -> None:
+        self._key = derive_key(secret, "counter-keys")
+
+    def __call__(self, identifier: str) -> str:
+        digest = hmac.new(self._key, identifier.encode(), hashlib.sha256).hexdigest()
+        return digest[:_KEY_HEX_LENGTH]
+
+
+class Throttle:
+    """`points` attempts per `seconds` per key (a fixed window). With `private`, every key
+    is stored as its keyed hash (see PrivateKeys)."""
+
+    def __init__(
+        self, storage: Storage, points: int, seconds: int, namespace: str, private: PrivateKeys | None = None
+    ) -> None:
         self.item = RateLimitItemPerSecond(points, seconds)
         self.limiter = FixedWindowRateLimiter(storage)
         self.namespace = namespace
+        self.private = private
 
     async def exceeded(self, key: str) -> RequestsExceeded:
-        stats = await self.limiter.get_window_stats(self.item, self.namespace, key)
+        stats = await self.limiter.get_window_stats(self.item, self.namespace, self._stored(key))
         return RequestsExceeded(retry_after=int(stats.reset_time - time.time()) + 1)
 
     async def hit(self, key: str) -> bool:
         """Count one attempt; False when this one went over the limit."""
-        return await self.limiter.hit(self.item, self.namespace, key)
+        return await self.limiter.hit(self.item, self.namespace, self._stored(key))
 
     async def take(self, key: str) -> None:
         """Draw one attempt before doing the work, or raise REQUESTS_EXCEEDED. The draw is a
@@ -61,7 +85,10 @@ class Throttle:
 
     async def give_back(self, key: str) -> None:
         """Return one draw (the attempt turned out not to count)."""
-        await self.limiter.hit(self.item, self.namespace, key, cost=-1)
+        await self.limiter.hit(self.item, self.namespace, self._stored(key), cost=-1)
+
+    def _stored(self, key: str) -> str:
+        return self.private(key) if self.private is not None else key
 
     @asynccontextmanager
     async def attempt(self, key: str) -> AsyncIterator[None]:

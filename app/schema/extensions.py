@@ -22,8 +22,8 @@ from app.schema.limits import MAX_TOKENS, Limits, check
 
 log = logging.getLogger("app.graphql")
 
-# Mutations that check a credential or hash a password: alias batching these would
-# multiply guesses (or hashing work) per request.
+# Mutations that check a credential, hash a password or send mail: alias batching these
+# would multiply guesses (or hashing work, or mail) per request.
 CREDENTIAL_MUTATIONS = frozenset(
     {
         "auth_login",
@@ -37,6 +37,8 @@ CREDENTIAL_MUTATIONS = frozenset(
         "signinUser",
         "users_register",
         "users_register_verify",
+        "users_me_email_verify_request",
+        "users_invite",
     }
 )
 

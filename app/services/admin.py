@@ -13,13 +13,13 @@ from app.auth.links import allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
-from app.mail import Mailer
 from app.mail_templates import MailTemplates
 from app.models import AuditEvent, Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
 from app.services.client import ClientInfo
 from app.services.pagination import Page, keyset_page
+from app.services.postbox import MailPurpose, Postbox
 from app.services.sessions import SessionService
 
 
@@ -35,13 +35,13 @@ class AdminService:
         self,
         settings: Settings,
         passwords: Passwords,
-        mailer: Mailer,
+        post: Postbox,
         templates: MailTemplates,
         sessions: SessionService,
     ) -> None:
         self.settings = settings
         self.passwords = passwords
-        self.mailer = mailer
+        self.post = post
         self.templates = templates
         self.sessions = sessions
 
@@ -117,9 +117,8 @@ class AdminService:
                 )
                 token = await one_time.issue(user, Purpose.invite, self.settings.invite_token_ttl)
                 link = build_link(target, token=token)
-                await self.mailer.send(
-                    self.templates.render("invite", address, link=link, expires_in=self.settings.invite_token_ttl)
-                )
+                mail = self.templates.render("invite", address, link=link, expires_in=self.settings.invite_token_ttl)
+                await self.post.send(mail, MailPurpose.invite)
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         await audit.record("user.invited", user_id=user.id, actor_id=actor.id, client=client, role=str(user.role))

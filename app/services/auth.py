@@ -14,13 +14,13 @@ from app.auth.links import allowed_target, build_link, server_page
 from app.auth.providers import ProviderRegistry
 from app.config import Settings
 from app.errors import AppError, InvalidPayload
-from app.mail import MailQueue
 from app.mail_templates import MailTemplates
 from app.models import Purpose, Status, User
 from app.services import audit, one_time
 from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
+from app.services.postbox import MailPurpose, Postbox
 from app.services.reclaim import hand_over
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.timing import stall
@@ -35,7 +35,7 @@ class AuthService:
         registry: ProviderRegistry,
         sessions: SessionService,
         mfa: MfaService,
-        mail: MailQueue,
+        post: Postbox,
         templates: MailTemplates,
         budgets: Budgets,
     ) -> None:
@@ -43,7 +43,7 @@ class AuthService:
         self.registry = registry
         self.sessions = sessions
         self.mfa = mfa
-        self.mail = mail
+        self.post = post
         self.templates = templates
         # Guesses per account, whatever the IP: credential stuffing from many addresses
         # meets the same wall, and existing and unknown emails count alike.
@@ -107,7 +107,7 @@ class AuthService:
             token = await one_time.issue(user, Purpose.magic_link, self.settings.magic_link_ttl)
             link = build_link(target, token=token)
             mail = self.templates.render("magic_link", address, link=link, expires_in=self.settings.magic_link_ttl)
-            self.mail.send_soon(mail, on_failure=lambda: one_time.discard(token))
+            self.post.send_soon(mail, MailPurpose.magic_link, on_failure=lambda: one_time.discard(token))
 
     async def magic_link_login(self, token: str, client: ClientInfo, otp: str | None = None) -> IssuedTokens:
         async def gate(user: User) -> None:

@@ -26,6 +26,7 @@ from app.services.budgets import Budgets
 from app.services.mfa import MfaService
 from app.services.notices import SignInNotices
 from app.services.phone_codes import PhoneCodes
+from app.services.postbox import Postbox
 from app.services.sessions import SessionService
 from app.services.social import SocialService
 from app.services.users import UserService
@@ -79,6 +80,7 @@ class Services:
         notices = SignInNotices(settings, devices, mail_queue, templates)
         sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
         budgets = Budgets(settings, counters, devices)
+        post = Postbox(mailer, mail_queue, budgets)
         mfa = MfaService(settings, budgets, sessions)
         social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(
@@ -90,10 +92,10 @@ class Services:
             mail_queue=mail_queue,
             sessions=sessions,
             mfa=mfa,
-            auth=AuthService(settings, registry, sessions, mfa, mail_queue, templates, budgets),
-            users=UserService(settings, passwords, mailer, mail_queue, templates, sessions, phone_codes),
+            auth=AuthService(settings, registry, sessions, mfa, post, templates, budgets),
+            users=UserService(settings, passwords, post, templates, sessions, phone_codes),
             account=AccountService(passwords, sessions, budgets, mfa),
-            admin=AdminService(settings, passwords, mailer, templates, sessions),
+            admin=AdminService(settings, passwords, post, templates, sessions),
             api_tokens=ApiTokenService(),
             phone_codes=phone_codes,
             social=social,

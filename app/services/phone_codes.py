@@ -13,7 +13,7 @@ from tortoise.expressions import F
 
 from app.auth.identifiers import normalize_phone
 from app.auth.secrets import derive_key
-from app.auth.throttle import Throttle
+from app.auth.throttle import PrivateKeys, Throttle
 from app.config import Settings
 from app.errors import InvalidCredentials, ServiceUnavailable
 from app.models import PhoneCode
@@ -31,7 +31,8 @@ class PhoneCodes:
         self.settings = settings
         self.sms = sms
         limit = settings.sms_code_requests_per_hour
-        self.per_number = Throttle(counters, limit, HOUR, "sms-number")
+        # The number is kept as a keyed hash in the counters, like every key naming a person.
+        self.per_number = Throttle(counters, limit, HOUR, "sms-number", PrivateKeys(settings.secret))
         self.per_client = Throttle(counters, limit * CLIENT_FACTOR, HOUR, "sms-client")
         # A keyed hash: six digits are a million guesses, trivial offline against a plain
         # sha256 from a leaked table, not without the server secret.

@@ -14,12 +14,13 @@ from app.auth.links import LinkTarget, allowed_target, build_link, server_page
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
-from app.mail import Mail, Mailer, MailQueue
+from app.mail import Mail
 from app.mail_templates import MailTemplates
 from app.models import Purpose, Role, Status, User
 from app.services import audit, one_time
 from app.services.api_tokens import ApiTokenService
 from app.services.phone_codes import PhoneCodes
+from app.services.postbox import MailPurpose, Postbox
 from app.services.reclaim import hand_over
 from app.services.sessions import SessionService
 from app.services.timing import stall
@@ -34,16 +35,16 @@ class UserService:
         self,
         settings: Settings,
         passwords: Passwords,
-        mailer: Mailer,
-        mail: MailQueue,
+        post: Postbox,
         templates: MailTemplates,
         sessions: SessionService,
         phone_codes: PhoneCodes,
     ) -> None:
         self.settings = settings
         self.passwords = passwords
-        self.mailer = mailer  # mail whose failure the caller must hear of (verification)
-        self.mail = mail  # mail sent after answering (enumeration-safe paths)
+        # `send` when the caller must hear of a failure (verification), `send_soon` after
+        # answering (enumeration-safe paths).
+        self.post = post
         self.templates = templates
         self.sessions = sessions
         self.phone_codes = phone_codes
@@ -72,9 +73,9 @@ class UserService:
                 user = await self._insert(address, password_hash, names, role, verified=vouched)
                 if self.settings.email_verification and not vouched:
                     # Awaited inside the transaction: createUser may say SERVICE_UNAVAILABLE
-                    # (it tells whether an email is taken anyway), and then no account is left
-                    # behind that its owner could never verify.
-                    await self.mailer.send(await self._verification_mail(user, target))
+                    # or REQUESTS_EXCEEDED (it tells whether an email is taken anyway), and then
+                    # no account is left behind that its owner could never verify.
+                    await self.post.send(await self._verification_mail(user, target), MailPurpose.verification)
         except IntegrityError:
             raise RecordNotUnique('Value for field "email" in collection "users" has to be unique.') from None
         return user
@@ -113,7 +114,8 @@ class UserService:
             if await User.by_email(address) is not None:
                 await self.passwords.dummy_verify(password)  # same cost as the hash below
                 # Nothing from the request goes in (not the names): the link is our own page.
-                self.mail.send_soon(self.templates.render("account_exists", address, link=self.settings.public_url))
+                taken = self.templates.render("account_exists", address, link=self.settings.public_url)
+                self.post.send_soon(taken, MailPurpose.sign_up_taken)
                 return
             password_hash = await self.passwords.hash(password)
             try:
@@ -127,8 +129,8 @@ class UserService:
                 # from a taken one). If it cannot be sent, the unverified account is removed,
                 # so the owner's retry signs up afresh instead of meeting "taken" with no link
                 # ever delivered. Until then a retry gets the "taken" mail, whose reset link
-                # also proves the address.
-                self.mail.send_soon(mail, on_failure=lambda: _forget_unverified(user))
+                # also proves the address. A spent mail budget counts as a failure.
+                self.post.send_soon(mail, MailPurpose.verification, on_failure=lambda: _forget_unverified(user))
 
     async def verify_email(self, token: str) -> None:
         async with in_transaction():
@@ -158,7 +160,7 @@ class UserService:
             mail = self.templates.render(
                 "password_reset", address, link=link, expires_in=self.settings.password_reset_token_ttl
             )
-            self.mail.send_soon(mail, on_failure=lambda: one_time.discard(token))
+            self.post.send_soon(mail, MailPurpose.password_reset, on_failure=lambda: one_time.discard(token))
 
     async def reset_password(self, token: str, password: str) -> None:
         """Account recovery (the owner fears someone else is in): besides the password, every
@@ -197,12 +199,14 @@ class UserService:
         return await self.create_with_password(email, password, role=Role.admin, vouched=True)
 
     async def request_verification(self, user: User, verification_url: str | None) -> None:
-        """Mail a verification link for the current address of a signed-in user."""
+        """Mail a verification link for the current address of a signed-in user; the
+        address's mail budget spent is REQUESTS_EXCEEDED."""
         if user.email is None:
             raise InvalidPayload("The account has no email address.")
         if user.email_verified:
             raise InvalidPayload("The email address is already verified.")
-        await self.mailer.send(await self._verification_mail(user, self._verification_target(verification_url)))
+        mail = await self._verification_mail(user, self._verification_target(verification_url))
+        await self.post.send(mail, MailPurpose.verification)
 
     async def _insert(
         self, address: str, password_hash: str, names: Names, role: Role | None, *, verified: bool
