@@ -4,6 +4,7 @@ from app.models.api_token import ApiToken
 from app.models.audit import AuditEvent
 from app.models.identity import Identity
 from app.models.mfa import RecoveryCode
+from app.models.passkey import Ceremony, Passkey, WebAuthnChallenge
 from app.models.phone_code import PhoneCode
 from app.models.session import Session
 from app.models.token import OneTimeToken, Purpose
@@ -13,8 +14,10 @@ __all__ = [
     "ROLE_RANK",
     "ApiToken",
     "AuditEvent",
+    "Ceremony",
     "Identity",
     "OneTimeToken",
+    "Passkey",
     "PhoneCode",
     "Purpose",
     "RecoveryCode",
@@ -22,4 +25,5 @@ __all__ = [
     "Session",
     "Status",
     "User",
+    "WebAuthnChallenge",
 ]

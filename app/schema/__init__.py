@@ -17,18 +17,20 @@ from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
 from app.schema.extensions import CREDENTIAL_MUTATIONS, ErrorCodes, QuietExecutionContext, Validation, Validator
 from app.schema.limits import Limits
+from app.schema.passkeys import PasskeyMutation, PasskeyQuery
 from app.schema.social import SocialMutation, SocialQuery
-from app.schema.types import SCALARS, ApiTokenInfo, Session, User
+from app.schema.types import SCALARS, ApiTokenInfo, Passkey, Session, User
 from app.schema.users import RegistrationMutation, UserMutation, UserQuery
 
 # Everything but Graphcool's two mutations and the session-user queries, which each
 # endpoint shapes its own way (Simple API here, Relay API in relay.py).
-SHARED_QUERIES: tuple[type, ...] = (AccountQuery, SocialQuery, AdminQuery)
+SHARED_QUERIES: tuple[type, ...] = (AccountQuery, SocialQuery, PasskeyQuery, AdminQuery)
 SHARED_MUTATIONS: tuple[type, ...] = (
     AuthMutation,
     RegistrationMutation,
     AccountMutation,
     SocialMutation,
+    PasskeyMutation,
     AdminMutation,
 )
 QUERIES: tuple[type, ...] = (UserQuery, *SHARED_QUERIES)
@@ -38,6 +40,7 @@ MUTATIONS: tuple[type, ...] = (
     RegistrationMutation,
     AccountMutation,
     SocialMutation,
+    PasskeyMutation,
     AdminMutation,
 )
 
@@ -83,7 +86,7 @@ def build_schema(
     return Schema(
         query=merge_types("Query", (*QUERIES, *queries)),
         mutation=merge_types("Mutation", (*MUTATIONS, *mutations)),
-        types=[User, Session, ApiTokenInfo],
+        types=[User, Session, ApiTokenInfo, Passkey],
         config=config(),
         extensions=extensions(settings) if settings else [],
         execution_context_class=execution_context_class(settings),

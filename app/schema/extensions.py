@@ -33,6 +33,8 @@ CREDENTIAL_MUTATIONS = frozenset(
         "auth_magic_link_login",
         "auth_magic_link_request",
         "auth_phone_request",
+        "auth_passkey_login",
+        "auth_passkey_login_options",
         "createUser",
         "signinUser",
         "users_register",

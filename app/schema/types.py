@@ -18,6 +18,7 @@ from strawberry.types.scalar import ScalarDefinition
 from app.models import ApiToken as ApiTokenModel
 from app.models import AuditEvent as AuditEventModel
 from app.models import Identity as IdentityModel
+from app.models import Passkey as PasskeyModel
 from app.models import Role, Status
 from app.models import Session as SessionModel
 from app.models import User as UserModel
@@ -270,3 +271,21 @@ class AuthProvider:
     icon: str | None
     label: str | None
     disableDefault: bool  # noqa: N815 - Directus's name: email/password sign-in is off
+
+
+@strawberry.type(name="Passkey", description="A WebAuthn credential that signs in to the account.")
+class Passkey(Node):
+    name: str
+    transports: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def from_model(cls, passkey: PasskeyModel) -> Passkey:
+        return cls(
+            id=to_global_id("Passkey", str(passkey.id)),
+            name=passkey.name,
+            transports=passkey.transport_list,
+            created_at=passkey.created_at,
+            last_used_at=passkey.last_used_at,
+        )

@@ -25,6 +25,7 @@ from app.services.auth import AuthService
 from app.services.budgets import Budgets
 from app.services.mfa import MfaService
 from app.services.notices import SignInNotices
+from app.services.passkeys import PasskeyService
 from app.services.phone_codes import PhoneCodes
 from app.services.postbox import Postbox
 from app.services.sessions import SessionService
@@ -50,6 +51,7 @@ class Services:
     api_tokens: ApiTokenService
     phone_codes: PhoneCodes
     social: SocialService
+    passkeys: PasskeyService
     budgets: Budgets
     counters: Storage  # rate limits and attempt counts (memory or Redis)
     counters_pool: coredis.ConnectionPool | None  # the Redis connections of `counters`
@@ -99,6 +101,7 @@ class Services:
             api_tokens=ApiTokenService(),
             phone_codes=phone_codes,
             social=social,
+            passkeys=PasskeyService(settings, sessions, budgets),
             budgets=budgets,
             counters=counters,
             counters_pool=pool,

@@ -32,6 +32,7 @@ from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.reclaim import hand_over
 from app.services.sessions import IssuedTokens, SessionService
+from app.services.ways_in import keeps_a_way_in
 
 log = logging.getLogger("app.social")
 
@@ -234,14 +235,13 @@ class SocialService:
         return list(await Identity.filter(user_id=user.id).order_by("created_at"))
 
     async def unlink(self, user: User, provider: str, client: ClientInfo) -> None:
-        """Never the last way in: a password, a phone or another identity must remain."""
+        """Never the last way in: a password, a phone, another identity or a passkey must
+        remain (app/services/ways_in.py)."""
         async with in_transaction():
-            identities = await Identity.filter(user_id=user.id)
-            mine = [i for i in identities if i.provider == provider]
-            if not mine:
+            locked = await one_time.lock_user(user.id)
+            if locked is None or not await Identity.filter(user_id=user.id, provider=provider).exists():
                 raise InvalidProvider()
-            others = len(identities) - len(mine)
-            if others == 0 and user.password_hash is None and user.phone is None:
+            if not await keeps_a_way_in(locked, provider=provider):
                 raise InvalidPayload("This is the last way to sign in to the account.")
             await Identity.filter(user_id=user.id, provider=provider).delete()
         await audit.record("identity.unlinked", user_id=user.id, client=client, provider=provider)
