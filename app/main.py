@@ -15,7 +15,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
-from app.http import graphiql, oauth, pages
+from app.http import graphiql, oauth, pages, passkey_pages
 from app.http import routes as rest
 from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
@@ -80,6 +80,7 @@ def create_app(
             Route("/graphql/relay", GraphQLView(build_relay_schema(settings), services)),
             *rest.routes,
             *pages.routes,
+            *passkey_pages.routes,
             *oauth.routes,
             # GraphiQL's files exist only while GraphiQL does.
             *([graphiql.assets()] if settings.graphiql else []),
