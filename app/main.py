@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
@@ -17,6 +18,7 @@ from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import graphiql, oauth, pages, passkey_pages
 from app.http import routes as rest
+from app.http.caller import Caller
 from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
 from app.mail import Mailer
@@ -55,6 +57,8 @@ def create_app(
     middleware = [Middleware(BodyLimit)]
     if settings.rate_limiter_enabled:
         middleware.append(Middleware(RateLimit, settings=settings, counters=services.counters))
+    # Last, so that refused requests cost no lookup: who is asking, once, for every route.
+    middleware.append(Middleware(AuthenticationMiddleware, backend=Caller(services)))
     if settings.cors_origin:
         middleware.insert(
             0,

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import devices
-from app.auth.viewer import cookie_request_allowed
 from app.config import CookieSettings, Settings
+from app.http.caller import cookie_request_allowed
 from app.services.sessions import IssuedTokens
 
 MODES = ("json", "cookie", "session")

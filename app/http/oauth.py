@@ -16,9 +16,9 @@ from starlette.routing import Route
 from app.auth.links import LinkTarget, build_link
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
+from app.http.caller import client_of, navigating_user
 from app.http.pages import error_page, form_page, posted_form
 from app.http.templating import render
-from app.services.client import ClientInfo
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
 from app.services.social import Flow
@@ -33,10 +33,7 @@ async def start(request: Request) -> Response:
     try:
         link_user = None
         if request.query_params.get("link") == "true":
-            token = request.cookies.get(services.settings.session_cookie.name) or request.cookies.get(
-                services.settings.refresh_cookie.name
-            )
-            link_user = await services.sessions.user_for(token or "")
+            link_user = await navigating_user(request, services)
             if link_user is None:
                 raise Forbidden("Sign in first to link another way to sign in.")
         url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
@@ -70,7 +67,7 @@ async def callback(request: Request) -> Response:
             # access_denied and friends: the person (or the provider) said no.
             raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
         outcome = await services.social.finish(
-            flow, params.get("code", ""), params.get("state", ""), ClientInfo.of(request)
+            flow, params.get("code", ""), params.get("state", ""), client_of(request)
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
         error = from_exception(exc)
@@ -97,7 +94,7 @@ async def second_factor(request: Request) -> Response:
     try:
         form_data = await posted_form(request, services.settings)
         outcome = await services.social.finish_second_factor(
-            request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), ClientInfo.of(request)
+            request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), client_of(request)
         )
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
         return _failure_page(request, services, from_exception(exc))

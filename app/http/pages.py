@@ -20,8 +20,8 @@ from starlette.routing import Mount, Route
 from app.config import Settings
 from app.errors import AppError, InvalidPayload, from_exception
 from app.http import cookies, csrf
+from app.http.caller import client_of
 from app.http.templating import STATIC_PATH, ShownError, StaticAssets, render
-from app.services.client import ClientInfo
 from app.services.container import Services
 
 
@@ -80,12 +80,12 @@ async def _verify(request: Request, services: Services, token: str, password: st
 
 
 async def _accept(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    await services.admin.accept_invite(token, password, ClientInfo.of(request))
+    await services.admin.accept_invite(token, password, client_of(request))
 
 
 async def _magic(request: Request, services: Services, token: str, password: str, response: Response) -> None:
     # Without a redirect_url the link lands here: signing in sets the session cookie.
-    issued = await services.auth.magic_link_login(token, ClientInfo.of(request))
+    issued = await services.auth.magic_link_login(token, client_of(request))
     cookies.set_mode_cookie(response, services.settings, issued, "session")
 
 

@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from app.errors import InvalidPayload, from_exception
 from app.http import cookies
+from app.http.caller import client_of
 from app.http.responses import error_response, field, json_body
-from app.services.client import ClientInfo
 from app.services.container import Services
 from app.services.health import database_ready
 from app.services.sessions import IssuedTokens
@@ -46,7 +46,7 @@ async def login(request: Request, services: Services) -> Response:
     body = await json_body(request)
     mode = _mode(body)
     payload = {"email": field(body, "email") or "", "password": field(body, "password") or ""}
-    issued = await services.auth.login("email", payload, ClientInfo.of(request), otp=field(body, "otp", required=False))
+    issued = await services.auth.login("email", payload, client_of(request), otp=field(body, "otp", required=False))
     return _tokens_response(services, issued, mode)
 
 

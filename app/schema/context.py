@@ -1,4 +1,4 @@
-"""The context hook: one Context per request, with the viewer resolved exactly once."""
+"""The context hook: one Context per request, around the caller resolved at the edge."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
-from app.auth.viewer import Viewer, resolve_viewer
+from app.auth.viewer import Viewer
 from app.config import Settings
 from app.errors import GRAPHQL_VALIDATION, AppError, GraphQLValidation, InvalidPayload
 from app.http import graphiql
 from app.http.bodies import check_document, parse_json
+from app.http.caller import client_of, viewer_of
 from app.http.responses import error_response
 from app.services.auth import AuthService
 from app.services.client import ClientInfo
@@ -44,7 +45,7 @@ class Context:
 
     @property
     def client(self) -> ClientInfo:
-        return ClientInfo.of(self.request)
+        return client_of(self.request)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -107,9 +108,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
-        settings = self.services.settings
-        viewer = await resolve_viewer(request, settings, self.services.access_tokens, self.services.sessions)
-        return Context(request, response, settings, viewer, self.services)
+        # The caller was resolved at the edge (app/http/caller.py), as for every route.
+        return Context(request, response, self.services.settings, viewer_of(request), self.services)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         body = process_result(result)

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from app.auth.devices import DeviceCookies
 from app.auth.secrets import hash_token, new_token
 from app.auth.tokens import AccessTokens, RefreshTokens
+from app.auth.viewer import Viewer
 from app.config import Settings
 from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
-from app.models import Session, User
+from app.models import Session, Status, User
 from app.services import audit
 from app.services.client import ClientInfo, now
 from app.services.notices import SignInNotices
@@ -22,6 +23,7 @@ from app.services.pagination import Page, keyset_page
 log = logging.getLogger("app.sessions")
 
 MAX_REFRESH_TOKEN_LENGTH = 128
+MAX_SESSION_TOKEN_LENGTH = 256
 # How far back a replayed token is still recognised (and revokes its session).
 MAX_REMEMBERED_GENERATIONS = 1000
 
@@ -115,6 +117,28 @@ class SessionService:
         session = await self.live_session_for(token)
         return session.user if session is not None else None
 
+    async def viewer_for_access_token(self, token: str) -> Viewer:
+        """Who an access token stands for; raises for a bad, expired or revoked one."""
+        claims = self.access.decode(token)
+        # The one indexed lookup of an authenticated request: it proves the session is still
+        # live (logout, reset and suspension revoke at once) and brings the user along.
+        user = await Session.live_user(_uuid(claims.session_id), now())
+        if user is None or str(user.id) != claims.user_id or user.status != Status.active:
+            raise InvalidToken()
+        return Viewer(user=user, role=str(user.role), session_id=claims.session_id)
+
+    async def viewer_for_session_token(self, token: str) -> Viewer:
+        """Who a session cookie (mode `session`) stands for; raises unless its session is live."""
+        if len(token) > MAX_SESSION_TOKEN_LENGTH:
+            raise InvalidToken()
+        session = await self.live_session_for(token)
+        if session is None:
+            raise InvalidToken()
+        user: User = session.user
+        if not session.is_live(now()) or user.status != Status.active:
+            raise InvalidToken()
+        return Viewer(user=user, role=str(user.role), session_id=str(session.id))
+
     async def revoke_by_token(self, token: str) -> None:
         session = await self.live_session_for(token)
         if session is None or not await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now()):
@@ -196,3 +220,10 @@ class SessionService:
     def _issue(self, user: User, session: Session, refresh_token: str) -> IssuedTokens:
         access, expires = self.access.issue(str(user.id), str(session.id), str(user.role))
         return IssuedTokens(access, expires, refresh_token, user, str(session.id))
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidToken() from None
