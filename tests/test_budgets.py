@@ -14,8 +14,9 @@ from typing import Any
 import pyotp
 import pytest
 
-from app.auth.devices import COOKIE_NAME, DeviceCookies
+from app.auth.devices import DeviceCookies
 from app.auth.secrets import SecretBox
+from app.http.cookies import DEVICE as COOKIE_NAME
 from app.models import AuditEvent, User
 from tests.conftest import LOGIN, TEST_SECRET, Api, Outbox, another_client, codes, flush_redis_db, redis_up, text_of
 

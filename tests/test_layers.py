@@ -154,3 +154,15 @@ def test_below_the_edge_nothing_knows_the_web_framework() -> None:
         if imported.split(".")[0] in WEB
     }
     assert found == set()
+
+
+def test_every_cookie_is_set_in_cookies_py_only() -> None:
+    """Each cookie's flags (path, max-age, httpOnly, Secure, SameSite, domain) are declared
+    once, in app/http/cookies.py; everything else asks it for the declaration."""
+    calls = [
+        f"{path.relative_to(APP.parent)}:{node.lineno} calls {node.attr}"
+        for path in sorted(APP.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in ("set_cookie", "delete_cookie")
+    ]
+    assert calls and all(call.startswith("app/http/cookies.py:") for call in calls), calls

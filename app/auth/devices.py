@@ -7,7 +7,8 @@ is the account's user id and a random nonce, encrypted and authenticated (AES-GC
 key derived from SECRET): whoever sees the cookie learns neither which accounts it names
 nor their nonces, and cannot make or alter an entry. The nonce names the budget, so one
 leaked cookie can be locked out on its own. The cookie is a hint for budgets only, never a
-credential.
+credential; app/http/cookies.py declares it (`auth_device`) and app/http/delivery.py sets
+it after every sign-in.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.auth.secrets import derive_key
 
-COOKIE_NAME = "auth_device"
-MAX_AGE = 365 * 86400
 MAX_ENTRIES = 5
 _MAX_COOKIE_LENGTH = 1024  # five entries take 379 characters
 _IV_BYTES = 12  # AES-GCM's nonce, random per entry (far fewer than 2**32 entries per key)

@@ -16,10 +16,10 @@ from typing import cast
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.requests import HTTPConnection
 
-from app.auth.devices import COOKIE_NAME as DEVICE_COOKIE
 from app.auth.viewer import EVERYONE, Viewer
 from app.config import Settings, parse_origin
 from app.errors import AppError
+from app.http import cookies
 from app.http.templating import STATIC_PATH
 from app.models import User
 from app.services.api_tokens import PREFIX as API_TOKEN_PREFIX
@@ -44,7 +44,7 @@ class Caller(AuthenticationBackend):
         conn.state.client = ClientInfo(
             ip=conn.client.host if conn.client else None,
             user_agent=conn.headers.get("user-agent"),
-            device=conn.cookies.get(DEVICE_COOKIE),
+            device=conn.cookies.get(cookies.DEVICE),
         )
         path: str = conn.scope["path"]
         unresolved = path in UNRESOLVED_PATHS or path.startswith(UNRESOLVED_PREFIX)

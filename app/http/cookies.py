@@ -1,118 +1,110 @@
-"""The three delivery modes (json, cookie, session) and every cookie rule, in one place."""
+"""Every cookie we set, declared here once with all of its flags. Nothing else calls
+`set_cookie` or `delete_cookie`: a handler asks for a declaration, then `set` or `clear`.
+
+| cookie | what it holds | path | lifetime |
+| --- | --- | --- | --- |
+| refresh (REFRESH_TOKEN_COOKIE_NAME) | the refresh token, mode `cookie` | / | REFRESH_TOKEN_TTL |
+| session (SESSION_COOKIE_NAME) | the session token, mode `session` | / | REFRESH_TOKEN_TTL |
+| `auth_device` | device entries for guessing budgets (app/auth/devices.py) | / | a year |
+| `auth_flow` | the sealed OAuth flow (state, nonce, PKCE verifier) | /auth/login | 10 minutes |
+| `auth_otp` | the ticket of a social sign-in waiting for its second factor | /auth/pages/otp | 5 minutes |
+| `pages_csrf` | the double-submit token of the page forms (app/http/csrf.py) | / | the browser session |
+
+All are httpOnly: no script of ours reads a cookie.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from app.auth import devices
 from app.config import CookieSettings, Settings
-from app.http.caller import cookie_request_allowed
-from app.services.sessions import IssuedTokens
 
-MODES = ("json", "cookie", "session")
+SameSite = Literal["lax", "strict", "none"]
 
-
-@dataclass(frozen=True)
-class DeliveredTokens:
-    access_token: str | None
-    expires: int
-    refresh_token: str | None
-
-    def as_json(self) -> dict[str, object]:
-        return {"access_token": self.access_token, "expires": self.expires, "refresh_token": self.refresh_token}
-
-
-def deliver(response: Response, settings: Settings, issued: IssuedTokens, mode: str) -> DeliveredTokens:
-    """Set the mode's cookie on `response` and return what goes in the body."""
-    set_mode_cookie(response, settings, issued, mode)
-    return body_for(issued, mode)
-
-
-def body_for(issued: IssuedTokens, mode: str) -> DeliveredTokens:
-    """json: both tokens in the body; cookie: the refresh token goes in an httpOnly cookie;
-    session: a session token goes in an httpOnly cookie and neither token in the body."""
-    if mode == "cookie":
-        return DeliveredTokens(issued.access_token, issued.expires, None)
-    if mode == "session":
-        return DeliveredTokens(None, issued.expires, None)
-    return DeliveredTokens(issued.access_token, issued.expires, issued.refresh_token)
-
-
-def set_mode_cookie(response: Response, settings: Settings, issued: IssuedTokens, mode: str) -> None:
-    if mode == "cookie":
-        _set(response, settings.refresh_cookie, issued.refresh_token, settings)
-    elif mode == "session":
-        _set(response, settings.session_cookie, issued.refresh_token, settings)
-    set_device_cookie(response, settings, issued)
-
-
-def set_device_cookie(response: Response, settings: Settings, issued: IssuedTokens) -> None:
-    """After a sign-in, in every mode: the device cookie (app/auth/devices.py) only moves
-    this client onto a guessing budget of its own, so it is no credential and needs no
-    mode. It travels like the refresh cookie (its Secure, SameSite and domain)."""
-    if issued.device is None:
-        return
-    cookie = settings.refresh_cookie
-    response.set_cookie(
-        devices.COOKIE_NAME,
-        issued.device,
-        max_age=devices.MAX_AGE,
-        path="/",
-        domain=cookie.domain,
-        secure=cookie.secure,
-        httponly=True,
-        samesite=cookie.same_site,  # type: ignore[arg-type]
-    )
+DEVICE = "auth_device"
+OAUTH_FLOW = "auth_flow"
+OTP_TICKET = "auth_otp"
+DEVICE_MAX_AGE = 365 * 86400
 
 
 @dataclass(frozen=True)
-class Presented:
-    token: str | None
-    reply_mode: str  # how the successor goes back
+class Cookie:
+    name: str
+    path: str
+    max_age: int | None  # None: until the browser closes
+    secure: bool
+    same_site: SameSite
+    domain: str | None = None
+    http_only: bool = True
 
-
-def presented(request: Request, settings: Settings, mode: str, given: str | None) -> Presented:
-    """The token from the arguments, else from the mode's cookie. Cookies count only on
-    requests that pass the CSRF rules (JSON content type, known Origin). A token read from
-    a cookie goes back in that cookie whatever the mode asked: only a caller that sent the
-    token in the body gets its successor in the body, so asking for `mode: json` cannot
-    lift an httpOnly cookie's token into reach of the page's scripts."""
-    if given:
-        return Presented(given, mode)
-    cookie_mode = "session" if mode == "session" else "cookie"
-    if not cookie_request_allowed(request, settings):
-        return Presented(None, cookie_mode)
-    name = settings.session_cookie.name if cookie_mode == "session" else settings.refresh_cookie.name
-    return Presented(request.cookies.get(name), cookie_mode)
-
-
-def presented_refresh_token(request: Request, settings: Settings, mode: str, given: str | None) -> str | None:
-    return presented(request, settings, mode, given).token
-
-
-def clear(response: Response, settings: Settings) -> None:
-    for cookie in (settings.refresh_cookie, settings.session_cookie):
-        response.delete_cookie(
-            cookie.name,
-            path="/",
-            domain=cookie.domain,
-            secure=cookie.secure,
-            httponly=True,
-            samesite=cookie.same_site,  # type: ignore[arg-type]
+    def set(self, response: Response, value: str) -> None:
+        response.set_cookie(
+            self.name,
+            value,
+            max_age=self.max_age,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=self.http_only,
+            samesite=self.same_site,
         )
 
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(
+            self.name,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=self.http_only,
+            samesite=self.same_site,
+        )
 
-def _set(response: Response, cookie: CookieSettings, value: str, settings: Settings) -> None:
-    response.set_cookie(
-        cookie.name,
-        value,
-        max_age=int(settings.refresh_token_ttl),
-        path="/",
-        domain=cookie.domain,
-        secure=cookie.secure,
-        httponly=True,
-        samesite=cookie.same_site,  # type: ignore[arg-type]
-    )
+    def read(self, conn: HTTPConnection) -> str | None:
+        """The value the browser sent. Session and refresh cookies are credentials: read
+        them through app/http/caller.py, which applies the CSRF rule."""
+        return conn.cookies.get(self.name)
+
+
+def refresh(settings: Settings) -> Cookie:
+    return _session_lived(settings.refresh_cookie, settings)
+
+
+def session(settings: Settings) -> Cookie:
+    return _session_lived(settings.session_cookie, settings)
+
+
+def device(settings: Settings) -> Cookie:
+    """Set after every sign-in, in every mode: it only moves this client onto a guessing
+    budget of its own, so it is no credential and needs no mode. It travels like the
+    refresh cookie (its Secure, SameSite and domain)."""
+    cookie = settings.refresh_cookie
+    return Cookie(DEVICE, "/", DEVICE_MAX_AGE, cookie.secure, _same_site(cookie.same_site), cookie.domain)
+
+
+def oauth_flow(settings: Settings) -> Cookie:
+    # Lax: it must come along on the provider's top-level redirect back to us.
+    return Cookie(OAUTH_FLOW, "/auth/login", 600, settings.refresh_cookie.secure, "lax")
+
+
+def otp_ticket(settings: Settings) -> Cookie:
+    return Cookie(OTP_TICKET, "/auth/pages/otp", 300, settings.refresh_cookie.secure, "strict")
+
+
+def page_csrf(settings: Settings) -> Cookie:
+    """Strict, so a forged cross-site post arrives without it; `__Host-` prefixed under
+    https so that a sibling subdomain cannot plant its own value."""
+    https = settings.public_origin.startswith("https://")
+    return Cookie("__Host-pages_csrf" if https else "pages_csrf", "/", None, https, "strict")
+
+
+def _session_lived(cookie: CookieSettings, settings: Settings) -> Cookie:
+    max_age = int(settings.refresh_token_ttl)
+    return Cookie(cookie.name, "/", max_age, cookie.secure, _same_site(cookie.same_site), cookie.domain)
+
+
+def _same_site(value: str) -> SameSite:
+    return cast(SameSite, value)  # config.py admits only these three

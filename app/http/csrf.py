@@ -28,25 +28,21 @@ from starlette.responses import Response
 
 from app.config import Settings, parse_origin
 from app.errors import Forbidden
+from app.http import cookies
 
 FIELD = "csrf_token"  # the hidden field in the page templates
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _SAFE_FETCH_SITES = frozenset({"same-origin", "none"})
 
 
-def cookie_name(settings: Settings) -> str:
-    return "__Host-pages_csrf" if settings.public_origin.startswith("https://") else "pages_csrf"
-
-
 def token_for(request: Request, settings: Settings) -> str:
     """This browser's token: the one its cookie holds (several tabs share it), else a new one."""
-    current = request.cookies.get(cookie_name(settings), "")
+    current = cookies.page_csrf(settings).read(request) or ""
     return current if _TOKEN.fullmatch(current) else secrets.token_urlsafe(32)
 
 
 def remember(response: Response, settings: Settings, token: str) -> None:
-    secure = settings.public_origin.startswith("https://")
-    response.set_cookie(cookie_name(settings), token, path="/", secure=secure, httponly=True, samesite="strict")
+    cookies.page_csrf(settings).set(response, token)
 
 
 def check(request: Request, form: FormData, settings: Settings) -> None:
@@ -58,6 +54,6 @@ def check(request: Request, form: FormData, settings: Settings) -> None:
     if origin is not None and parse_origin(origin) != settings.public_origin:
         raise Forbidden("This form was sent from another site.")
     sent = form.get(FIELD)
-    kept = request.cookies.get(cookie_name(settings))
+    kept = cookies.page_csrf(settings).read(request)
     if not isinstance(sent, str) or not kept or not secrets.compare_digest(sent.encode(), kept.encode()):
         raise Forbidden("This form has expired; open the link again.")

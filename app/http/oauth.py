@@ -17,14 +17,12 @@ from app.auth.links import LinkTarget, build_link
 from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
 from app.http import cookies
 from app.http.caller import client_of, navigating_user
+from app.http.delivery import Mode, deliver, set_cookies
 from app.http.pages import error_page, form_page, posted_form
 from app.http.templating import render
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
 from app.services.social import Flow
-
-FLOW_COOKIE = "auth_flow"
-OTP_COOKIE = "auth_otp"
 
 
 async def start(request: Request) -> Response:
@@ -40,16 +38,7 @@ async def start(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - every failure becomes a page with its code
         return _failure_page(request, services, from_exception(exc))
     response = RedirectResponse(url, status_code=302)
-    settings = services.settings
-    response.set_cookie(
-        FLOW_COOKIE,
-        sealed,
-        max_age=600,
-        path="/auth/login",
-        secure=settings.refresh_cookie.secure,
-        httponly=True,
-        samesite="lax",  # sent on the provider's top-level redirect back to us
-    )
+    cookies.oauth_flow(services.settings).set(response, sealed)
     return response
 
 
@@ -57,10 +46,11 @@ async def callback(request: Request) -> Response:
     services: Services = request.app.state.services
     name = request.path_params["provider"]
     params = request.query_params
+    flow_cookie = cookies.oauth_flow(services.settings)
     flow = None
     try:
         services.social.client(name)
-        flow = services.social.open_flow(request.cookies.get(FLOW_COOKIE), name)
+        flow = services.social.open_flow(flow_cookie.read(request), name)
         if flow is None:
             raise InvalidToken("The sign-in has expired or did not start here; start again.")
         if params.get("error"):
@@ -73,16 +63,15 @@ async def callback(request: Request) -> Response:
         error = from_exception(exc)
         back = _way_back(services, flow)
         failed = _failure_redirect(back, error) if back else _failure_page(request, services, error)
-        failed.delete_cookie(FLOW_COOKIE, path="/auth/login")
+        flow_cookie.clear(failed)
         return failed
     if outcome.otp_ticket:
         ask = RedirectResponse("/auth/pages/otp", status_code=302)
-        ask.set_cookie(OTP_COOKIE, outcome.otp_ticket, max_age=300, path="/auth/pages/otp", httponly=True,
-                       secure=services.settings.refresh_cookie.secure, samesite="strict")  # fmt: skip
-        ask.delete_cookie(FLOW_COOKIE, path="/auth/login")
+        cookies.otp_ticket(services.settings).set(ask, outcome.otp_ticket)
+        flow_cookie.clear(ask)
         return ask
     response = _signed_in(request, services, outcome.redirect, outcome.issued)
-    response.delete_cookie(FLOW_COOKIE, path="/auth/login")
+    flow_cookie.clear(response)
     return response
 
 
@@ -91,15 +80,16 @@ async def second_factor(request: Request) -> Response:
     services: Services = request.app.state.services
     if request.method == "GET":
         return form_page(request, services.settings, "otp.html")
+    ticket = cookies.otp_ticket(services.settings)
     try:
         form_data = await posted_form(request, services.settings)
         outcome = await services.social.finish_second_factor(
-            request.cookies.get(OTP_COOKIE), str(form_data.get("otp", "")), client_of(request)
+            ticket.read(request), str(form_data.get("otp", "")), client_of(request)
         )
     except Exception as exc:  # noqa: BLE001 - shown as a page with the code
         return _failure_page(request, services, from_exception(exc))
     response = _signed_in(request, services, outcome.redirect, outcome.issued)
-    response.delete_cookie(OTP_COOKIE, path="/auth/pages/otp")
+    ticket.clear(response)
     return response
 
 
@@ -113,7 +103,9 @@ def _signed_in(
     else:
         response = render(request, services.settings, "oauth_result.html", linked=issued is None)
     if issued is not None:
-        cookies.set_mode_cookie(response, services.settings, issued, "cookie")
+        # The contract's callback sets the refresh cookie: the `cookie` mode's delivery.
+        _, jar = deliver(issued, Mode.cookie, services.settings)
+        set_cookies(response, jar)
     return response
 
 

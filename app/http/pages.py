@@ -19,8 +19,9 @@ from starlette.routing import Mount, Route
 
 from app.config import Settings
 from app.errors import AppError, InvalidPayload, from_exception
-from app.http import cookies, csrf
+from app.http import csrf
 from app.http.caller import client_of
+from app.http.delivery import Mode, deliver, set_cookies
 from app.http.templating import STATIC_PATH, ShownError, StaticAssets, render
 from app.services.container import Services
 
@@ -86,7 +87,8 @@ async def _accept(request: Request, services: Services, token: str, password: st
 async def _magic(request: Request, services: Services, token: str, password: str, response: Response) -> None:
     # Without a redirect_url the link lands here: signing in sets the session cookie.
     issued = await services.auth.magic_link_login(token, client_of(request))
-    cookies.set_mode_cookie(response, services.settings, issued, "session")
+    _, jar = deliver(issued, Mode.session, services.settings)
+    set_cookies(response, jar)
 
 
 reset_password = TokenPage("reset_password.html", _reset)

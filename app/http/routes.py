@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.errors import InvalidPayload, from_exception
-from app.http import cookies
+from app.config import Settings
+from app.errors import from_exception
 from app.http.caller import client_of
+from app.http.delivery import Mode, clear_session_cookies, deliver, presented_refresh_token, set_cookies
 from app.http.responses import error_response, field, json_body
 from app.services.container import Services
 from app.services.health import database_ready
@@ -29,44 +30,36 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _mode(body: dict[str, object]) -> str:
-    mode = field(body, "mode", required=False) or "json"
-    if mode not in cookies.MODES:
-        raise InvalidPayload('"mode" must be json, cookie or session.')
-    return mode
-
-
-def _tokens_response(services: Services, issued: IssuedTokens, mode: str) -> Response:
-    response = JSONResponse({"data": cookies.body_for(issued, mode).as_json()})
-    cookies.set_mode_cookie(response, services.settings, issued, mode)
+def _tokens(issued: IssuedTokens, mode: Mode, settings: Settings, presented_in: Mode | None = None) -> Response:
+    body, jar = deliver(issued, mode, settings, presented_in=presented_in)
+    response = JSONResponse({"data": body.as_json()})
+    set_cookies(response, jar)
     return response
 
 
 async def login(request: Request, services: Services) -> Response:
     body = await json_body(request)
-    mode = _mode(body)
+    mode = Mode.named(field(body, "mode", required=False))
     payload = {"email": field(body, "email") or "", "password": field(body, "password") or ""}
     issued = await services.auth.login("email", payload, client_of(request), otp=field(body, "otp", required=False))
-    return _tokens_response(services, issued, mode)
+    return _tokens(issued, mode, services.settings)
 
 
 async def refresh(request: Request, services: Services) -> Response:
     body = await json_body(request)
-    mode = _mode(body)
-    presented = cookies.presented(request, services.settings, mode, field(body, "refresh_token", required=False))
+    mode = Mode.named(field(body, "mode", required=False))
+    presented = presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
     issued = await services.auth.refresh(presented.token)
-    return _tokens_response(services, issued, presented.reply_mode)
+    return _tokens(issued, mode, services.settings, presented.cookie)
 
 
 async def logout(request: Request, services: Services) -> Response:
     body = await json_body(request)
-    mode = _mode(body)
-    token = cookies.presented_refresh_token(
-        request, services.settings, mode, field(body, "refresh_token", required=False)
-    )
-    await services.auth.logout(token)
+    mode = Mode.named(field(body, "mode", required=False))
+    presented = presented_refresh_token(request, services.settings, mode, field(body, "refresh_token", required=False))
+    await services.auth.logout(presented.token)
     response = Response(status_code=204)
-    cookies.clear(response, services.settings)
+    clear_session_cookies(response, services.settings)
     return response
 
 

@@ -9,10 +9,10 @@ from strawberry import UNSET
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from app.http import cookies
+from app.http.delivery import Mode
 from app.models import Role
 from app.models import User as UserModel
-from app.schema.auth import mode_name, tokens_out
+from app.schema.auth import tokens_out
 from app.schema.connections import ApiTokenConnection, SessionConnection, connection
 from app.schema.context import Context
 from app.schema.ids import raw_id, to_global_id
@@ -20,7 +20,6 @@ from app.schema.permissions import IsAuthenticated, IsSessionUser
 from app.schema.types import (
     ApiTokenInfo,
     ApiTokenSecret,
-    AuthMode,
     AuthTokens,
     Session,
     TfaSecret,
@@ -98,12 +97,12 @@ class AccountMutation:
         self,
         info: Info[Context, None],
         token: str,
-        mode: AuthMode | None = AuthMode.json,
+        mode: Mode | None = Mode.json,
         otp: str | None = UNSET,
     ) -> AuthTokens | None:
         ctx = info.context
         issued = await ctx.auth.magic_link_login(token, ctx.client, otp or None)
-        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
+        return tokens_out(ctx, issued, mode)
 
     @strawberry.mutation(permission_classes=with_session)
     async def auth_session_revoke(self, info: Info[Context, None], id: strawberry.ID) -> bool | None:  # noqa: A002

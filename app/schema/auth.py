@@ -6,17 +6,17 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from app.http import cookies
+from app.http.delivery import Mode, clear_session_cookies, deliver, presented_refresh_token, set_cookies
 from app.schema.context import Context
-from app.schema.types import AuthMode, AuthTokens, GraphQLBigInt
+from app.schema.types import AuthTokens
+from app.services.sessions import IssuedTokens
 
 
-def tokens_out(delivered: cookies.DeliveredTokens) -> AuthTokens:
-    return AuthTokens(
-        access_token=delivered.access_token,
-        expires=GraphQLBigInt(delivered.expires),
-        refresh_token=delivered.refresh_token,
-    )
+def tokens_out(ctx: Context, issued: IssuedTokens, mode: Mode | None, presented_in: Mode | None = None) -> AuthTokens:
+    """Deliver `issued` in the mode (its cookies on the response) and return the body."""
+    body, jar = deliver(issued, mode or Mode.json, ctx.settings, presented_in=presented_in)
+    set_cookies(ctx.response, jar)
+    return AuthTokens.from_body(body)
 
 
 @strawberry.type
@@ -27,30 +27,29 @@ class AuthMutation:
         info: Info[Context, None],
         email: str,
         password: str,
-        mode: AuthMode | None = AuthMode.json,
+        mode: Mode | None = Mode.json,
         otp: str | None = UNSET,
     ) -> AuthTokens | None:
         ctx = info.context
         issued = await ctx.auth.login("email", {"email": email, "password": password}, ctx.client, otp=otp or None)
-        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
+        return tokens_out(ctx, issued, mode)
 
     @strawberry.mutation
     async def auth_refresh(
-        self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: AuthMode | None = AuthMode.json
+        self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: Mode | None = Mode.json
     ) -> AuthTokens | None:
         ctx = info.context
-        presented = cookies.presented(ctx.request, ctx.settings, mode_name(mode), refresh_token)
+        presented = presented_refresh_token(ctx.request, ctx.settings, mode, refresh_token)
         issued = await ctx.auth.refresh(presented.token)
-        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, presented.reply_mode))
+        return tokens_out(ctx, issued, mode, presented.cookie)
 
     @strawberry.mutation
     async def auth_logout(
-        self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: AuthMode | None = AuthMode.json
+        self, info: Info[Context, None], refresh_token: str | None = UNSET, mode: Mode | None = Mode.json
     ) -> bool | None:
         ctx = info.context
-        token = cookies.presented_refresh_token(ctx.request, ctx.settings, mode_name(mode), refresh_token)
-        await ctx.auth.logout(token)
-        cookies.clear(ctx.response, ctx.settings)
+        await ctx.auth.logout(presented_refresh_token(ctx.request, ctx.settings, mode, refresh_token).token)
+        clear_session_cookies(ctx.response, ctx.settings)
         return True
 
     @strawberry.mutation
@@ -64,7 +63,3 @@ class AuthMutation:
     async def auth_password_reset(self, info: Info[Context, None], token: str, password: str) -> bool | None:
         await info.context.users.reset_password(token, password)
         return True
-
-
-def mode_name(mode: AuthMode | None) -> str:
-    return (mode or AuthMode.json).value

@@ -8,12 +8,12 @@ from strawberry import UNSET
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from app.http import cookies
+from app.http.delivery import Mode
 from app.schema.account import me, with_session
-from app.schema.auth import mode_name, tokens_out
+from app.schema.auth import tokens_out
 from app.schema.context import Context
 from app.schema.ids import raw_id
-from app.schema.types import AuthMode, AuthTokens, Passkey, given
+from app.schema.types import AuthTokens, Passkey, given
 
 
 @strawberry.type
@@ -66,8 +66,8 @@ class PasskeyMutation:
 
     @strawberry.mutation(description="Sign in with the credential navigator.credentials.get() returned; no otp needed.")
     async def auth_passkey_login(
-        self, info: Info[Context, None], credential: JSON, mode: AuthMode | None = AuthMode.json
+        self, info: Info[Context, None], credential: JSON, mode: Mode | None = Mode.json
     ) -> AuthTokens | None:
         ctx = info.context
         issued = await ctx.services.passkeys.login(credential, ctx.client)
-        return tokens_out(cookies.deliver(ctx.response, ctx.settings, issued, mode_name(mode)))
+        return tokens_out(ctx, issued, mode)

@@ -78,11 +78,11 @@ class RelayMutation:
     @strawberry.mutation(name="signinUser")
     async def signin_user(self, info: Info[Context, None], input: SigninUserInput) -> RelaySigninPayload | None:  # noqa: A002
         provider = chosen_provider(input.email, input.phone, input.auth0, input.oidc)
-        token, refresh, model = await signin_user(info.context, *provider)
+        body, model = await signin_user(info.context, *provider)
         user = User.from_model(model, revealed=True)
         return RelaySigninPayload(
-            token=token,
-            refreshToken=refresh,
+            token=body.access_token,
+            refreshToken=body.refresh_token,
             user=user,
             clientMutationId=given(input.clientMutationId),
             viewer=Viewer.of(user),

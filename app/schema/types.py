@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from enum import Enum
 from typing import NewType, TypeVar
 
 import strawberry
@@ -15,6 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
+from app.http.delivery import Mode, TokenBody
 from app.models import ApiToken as ApiTokenModel
 from app.models import AuditEvent as AuditEventModel
 from app.models import Identity as IdentityModel
@@ -59,11 +59,8 @@ SCALARS: dict[object, ScalarDefinition] = {
 }
 
 
-@strawberry.enum(name="auth_mode")
-class AuthMode(Enum):
-    json = "json"
-    cookie = "cookie"
-    session = "session"
+# The one Mode of token delivery (app/http/delivery.py), for GraphQL and REST alike.
+strawberry.enum(Mode, name="auth_mode")
 
 
 # The models' own enums, under the contract's GraphQL names (no twins to convert between).
@@ -76,6 +73,11 @@ class AuthTokens:
     access_token: str | None
     expires: GraphQLBigInt | None
     refresh_token: str | None
+
+    @classmethod
+    def from_body(cls, body: TokenBody) -> AuthTokens:
+        expires = GraphQLBigInt(body.expires)
+        return cls(access_token=body.access_token, expires=expires, refresh_token=body.refresh_token)
 
 
 @strawberry.interface(name="Node", description="An object with a global id (Relay).")

@@ -10,7 +10,7 @@ from strawberry import UNSET
 from strawberry.types import Info
 
 from app.errors import Forbidden, InvalidPayload, InvalidProvider
-from app.http import cookies
+from app.http.delivery import Mode, TokenBody, deliver, set_cookies
 from app.models import ApiToken as ApiTokenModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
@@ -75,10 +75,12 @@ async def create_user(ctx: Context, auth_provider: AuthProviderSignupData, name:
     return User.from_model(user, revealed=True)
 
 
-async def signin_user(ctx: Context, provider: str, payload: Mapping[str, str]) -> tuple[str, str, UserModel]:
+async def signin_user(ctx: Context, provider: str, payload: Mapping[str, str]) -> tuple[TokenBody, UserModel]:
     issued = await ctx.auth.login(provider, payload, ctx.client)
-    cookies.set_device_cookie(ctx.response, ctx.settings, issued)
-    return issued.access_token, issued.refresh_token, issued.user
+    # Graphcool answers both tokens, as the `json` mode does (and sets the device cookie).
+    body, jar = deliver(issued, Mode.json, ctx.settings)
+    set_cookies(ctx.response, jar)
+    return body, issued.user
 
 
 @strawberry.type
@@ -101,8 +103,9 @@ class UserMutation:
         auth0: AuthProviderAuth0 | None = UNSET,
         oidc: AuthProviderOidc | None = UNSET,
     ) -> SigninPayload | None:
-        token, refresh, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
-        return SigninPayload(token=token, refreshToken=refresh, user=User.from_model(user, revealed=True))
+        body, user = await signin_user(info.context, *chosen_provider(email, phone, auth0, oidc))
+        user_out = User.from_model(user, revealed=True)
+        return SigninPayload(token=body.access_token, refreshToken=body.refresh_token, user=user_out)
 
 
 @strawberry.type
