@@ -134,12 +134,16 @@ class GraphQLValidation(AppError):
     default_message = "Not a GraphQL request."
 
 
+# What an unreachable (or failing) database raises.
+UNAVAILABLE: tuple[type[Exception], ...] = (DBConnectionError, OperationalError, ConnectionError)
+
+
 def from_exception(exc: BaseException) -> AppError:
     """Known errors pass through; an unreachable database is SERVICE_UNAVAILABLE; anything
     else is a bug, logged with its trace and answered without internals."""
     if isinstance(exc, AppError):
         return exc
-    if isinstance(exc, DBConnectionError | OperationalError | ConnectionError):
+    if isinstance(exc, UNAVAILABLE):
         log.error("database unavailable: %s", exc)
         return ServiceUnavailable()
     log.error("unexpected error", exc_info=exc)

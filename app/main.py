@@ -18,7 +18,8 @@ from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import graphiql, oauth, pages, passkey_pages
 from app.http import routes as rest
-from app.http.caller import Caller
+from app.http.caller import Caller, unavailable
+from app.http.failures import HANDLERS
 from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
 from app.mail import Mailer
@@ -58,7 +59,7 @@ def create_app(
     if settings.rate_limiter_enabled:
         middleware.append(Middleware(RateLimit, settings=settings, counters=services.counters))
     # Last, so that refused requests cost no lookup: who is asking, once, for every route.
-    middleware.append(Middleware(AuthenticationMiddleware, backend=Caller(services)))
+    middleware.append(Middleware(AuthenticationMiddleware, backend=Caller(services), on_error=unavailable))
     if settings.cors_origin:
         middleware.insert(
             0,
@@ -90,6 +91,7 @@ def create_app(
             *([graphiql.assets()] if settings.graphiql else []),
         ],
         middleware=middleware,
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

@@ -166,3 +166,20 @@ def test_every_cookie_is_set_in_cookies_py_only() -> None:
         if isinstance(node, ast.Attribute) and node.attr in ("set_cookie", "delete_cookie")
     ]
     assert calls and all(call.startswith("app/http/cookies.py:") for call in calls), calls
+
+
+def test_route_handlers_raise_and_failures_answer() -> None:
+    """Errors become answers in app/http/failures.py (and, inside a GraphQL operation, the
+    schema's error extension), not in catch-alls around each handler."""
+    catch_alls = []
+    for name in ("http/routes.py", "http/pages.py", "http/oauth.py", "http/csrf.py", "schema/context.py"):
+        tree = ast.parse((APP / name).read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ExceptHandler) and (
+                    node.type is None or (isinstance(node.type, ast.Name) and node.type.id == "Exception")
+                ):
+                    catch_alls.append(f"app/{name}:{node.lineno} in {function.name}")
+    assert catch_alls == []

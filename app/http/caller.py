@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import cast
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from app.auth.viewer import EVERYONE, Viewer
 from app.config import Settings, parse_origin
-from app.errors import AppError
+from app.errors import UNAVAILABLE, AppError, from_exception
 from app.http import cookies
+from app.http.responses import error_response
 from app.http.templating import STATIC_PATH
 from app.models import User
 from app.services.api_tokens import PREFIX as API_TOKEN_PREFIX
@@ -48,7 +50,11 @@ class Caller(AuthenticationBackend):
         )
         path: str = conn.scope["path"]
         unresolved = path in UNRESOLVED_PATHS or path.startswith(UNRESOLVED_PREFIX)
-        viewer = EVERYONE if unresolved else await self.resolve(conn)
+        try:
+            viewer = EVERYONE if unresolved else await self.resolve(conn)
+        except UNAVAILABLE as exc:
+            # No route has been chosen yet: the middleware answers it (`unavailable`).
+            raise AuthenticationError("database unavailable") from exc
         scopes = ["authenticated", viewer.role] if viewer.authenticated else []
         # The Viewer has BaseUser's properties by shape: app/auth/ imports no Starlette.
         return AuthCredentials(scopes), cast(BaseUser, viewer)
@@ -70,6 +76,11 @@ class Caller(AuthenticationBackend):
         except AppError as error:
             return Viewer(token_error=error.code)
         return EVERYONE
+
+
+def unavailable(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    """AuthenticationMiddleware's answer when the database could not say who is asking."""
+    return error_response(from_exception(exc.__cause__ or exc))
 
 
 def viewer_of(conn: HTTPConnection) -> Viewer:

@@ -69,5 +69,7 @@ class ClientAddress:
             if forwarded:
                 client = client_address(peer[0], forwarded, self.trusted)
                 if client != peer[0]:
-                    scope = {**scope, "client": (client, 0)}
+                    # In place, as uvicorn's proxy middleware does: the outermost error
+                    # handler reads the same scope as the route (app/http/failures.py).
+                    scope["client"] = (client, 0)
         await self.app(scope, receive, send)

@@ -3,21 +3,22 @@
     GET /auth/login/{provider}?redirect=URL[&link=true]   -> 302 to the provider
     GET /auth/login/{provider}/callback?code=..&state=..  -> refresh cookie + 302 to redirect
 
-Failures go back to `redirect?reason=<CODE>`, or, with no usable redirect, to a page that
-shows the code (status 400/401). Never a 500.
+Failures are raised; app/http/failures.py answers them with `_callback_failure` (back to
+`redirect?reason=<CODE>`, or, with no usable redirect, a page that shows the code, status
+400/401) or `_failure_page`. Never a 500.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from app.auth.links import LinkTarget, build_link
-from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken, from_exception
+from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken
 from app.http import cookies
 from app.http.caller import client_of, navigating_user
 from app.http.delivery import Mode, deliver, set_cookies
+from app.http.failures import Answered
 from app.http.pages import error_page, form_page, posted_form
 from app.http.templating import render
 from app.services.container import Services
@@ -28,15 +29,12 @@ from app.services.social import Flow
 async def start(request: Request) -> Response:
     services: Services = request.app.state.services
     name = request.path_params["provider"]
-    try:
-        link_user = None
-        if request.query_params.get("link") == "true":
-            link_user = await navigating_user(request, services)
-            if link_user is None:
-                raise Forbidden("Sign in first to link another way to sign in.")
-        url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a page with its code
-        return _failure_page(request, services, from_exception(exc))
+    link_user = None
+    if request.query_params.get("link") == "true":
+        link_user = await navigating_user(request, services)
+        if link_user is None:
+            raise Forbidden("Sign in first to link another way to sign in.")
+    url, sealed = await services.social.start(name, request.query_params.get("redirect"), link_user)
     response = RedirectResponse(url, status_code=302)
     cookies.oauth_flow(services.settings).set(response, sealed)
     return response
@@ -47,24 +45,15 @@ async def callback(request: Request) -> Response:
     name = request.path_params["provider"]
     params = request.query_params
     flow_cookie = cookies.oauth_flow(services.settings)
-    flow = None
-    try:
-        services.social.client(name)
-        flow = services.social.open_flow(flow_cookie.read(request), name)
-        if flow is None:
-            raise InvalidToken("The sign-in has expired or did not start here; start again.")
-        if params.get("error"):
-            # access_denied and friends: the person (or the provider) said no.
-            raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
-        outcome = await services.social.finish(
-            flow, params.get("code", ""), params.get("state", ""), client_of(request)
-        )
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a 500
-        error = from_exception(exc)
-        back = _way_back(services, flow)
-        failed = _failure_redirect(back, error) if back else _failure_page(request, services, error)
-        flow_cookie.clear(failed)
-        return failed
+    services.social.client(name)
+    flow = services.social.open_flow(flow_cookie.read(request), name)
+    if flow is None:
+        raise InvalidToken("The sign-in has expired or did not start here; start again.")
+    request.state.oauth_flow = flow  # for the way back, should it fail from here on
+    if params.get("error"):
+        # access_denied and friends: the person (or the provider) said no.
+        raise InvalidCredentials(f"The provider answered {params['error'][:64]}.")
+    outcome = await services.social.finish(flow, params.get("code", ""), params.get("state", ""), client_of(request))
     if outcome.otp_ticket:
         ask = RedirectResponse("/auth/pages/otp", status_code=302)
         cookies.otp_ticket(services.settings).set(ask, outcome.otp_ticket)
@@ -81,13 +70,10 @@ async def second_factor(request: Request) -> Response:
     if request.method == "GET":
         return form_page(request, services.settings, "otp.html")
     ticket = cookies.otp_ticket(services.settings)
-    try:
-        form_data = await posted_form(request, services.settings)
-        outcome = await services.social.finish_second_factor(
-            ticket.read(request), str(form_data.get("otp", "")), client_of(request)
-        )
-    except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-        return _failure_page(request, services, from_exception(exc))
+    form_data = await posted_form(request, services.settings)
+    outcome = await services.social.finish_second_factor(
+        ticket.read(request), str(form_data.get("otp", "")), client_of(request)
+    )
     response = _signed_in(request, services, outcome.redirect, outcome.issued)
     ticket.clear(response)
     return response
@@ -119,19 +105,30 @@ def _way_back(services: Services, flow: Flow | None) -> LinkTarget | None:
         return None
 
 
-def _failure_redirect(redirect: LinkTarget, error: AppError) -> Response:
-    return RedirectResponse(build_link(redirect, reason=error.code), status_code=302)
-
-
-def _failure_page(request: Request, services: Services, error: AppError) -> Response:
+def _failure_page(request: Request, error: AppError) -> Response:
+    """Starting a sign-in, or its second factor, failed: a page with the code."""
     status = error.status if error.status in (400, 401, 403, 429, 503) else 400
-    return error_page(request, services.settings, "oauth_error.html", error, status)
+    return error_page(request, request.app.state.services.settings, "oauth_error.html", error, status)
+
+
+def _callback_failure(request: Request, error: AppError) -> Response:
+    """Back to the application with `?reason=<CODE>` when the flow names an allow-listed
+    way back, else the page; either way the flow is spent."""
+    services: Services = request.app.state.services
+    back = _way_back(services, getattr(request.state, "oauth_flow", None))
+    failed: Response
+    if back:
+        failed = RedirectResponse(build_link(back, reason=error.code), status_code=302)
+    else:
+        failed = _failure_page(request, error)
+    cookies.oauth_flow(services.settings).clear(failed)
+    return failed
 
 
 routes = [
-    Route("/auth/login/{provider}", start, methods=["GET"]),
-    Route("/auth/oauth/{provider}", start, methods=["GET"]),
-    Route("/auth/login/{provider}/callback", callback, methods=["GET"]),
-    Route("/auth/oauth/{provider}/callback", callback, methods=["GET"]),
-    Route("/auth/pages/otp", second_factor, methods=["GET", "POST"]),
+    Answered("/auth/login/{provider}", start, methods=["GET"], failure=_failure_page),
+    Answered("/auth/oauth/{provider}", start, methods=["GET"], failure=_failure_page),
+    Answered("/auth/login/{provider}/callback", callback, methods=["GET"], failure=_callback_failure),
+    Answered("/auth/oauth/{provider}/callback", callback, methods=["GET"], failure=_callback_failure),
+    Answered("/auth/pages/otp", second_factor, methods=["GET", "POST"], failure=_failure_page),
 ]

@@ -15,13 +15,14 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
 from app.config import Settings
-from app.errors import AppError, InvalidPayload, from_exception
+from app.errors import AppError, InvalidPayload
 from app.http import csrf
 from app.http.caller import client_of
 from app.http.delivery import Mode, deliver, set_cookies
+from app.http.failures import Answered
 from app.http.templating import STATIC_PATH, ShownError, StaticAssets, render
 from app.services.container import Services
 
@@ -64,12 +65,16 @@ class TokenPage:
                 return error_page(request, services.settings, self.template, InvalidPayload("This link is incomplete."))
             return form_page(request, services.settings, self.template, token=token, done=False)
         response = render(request, services.settings, self.template, done=True)
-        try:
-            form = await posted_form(request, services.settings)
-            await self.action(request, services, str(form.get("token", "")), str(form.get("password", "")), response)
-        except Exception as exc:  # noqa: BLE001 - shown as a page with the code
-            return error_page(request, services.settings, self.template, from_exception(exc))
+        form = await posted_form(request, services.settings)
+        await self.action(request, services, str(form.get("token", "")), str(form.get("password", "")), response)
         return response
+
+    def failure(self, request: Request, error: AppError) -> Response:
+        """How app/http/failures.py answers this page's errors: the page, with the code."""
+        return error_page(request, request.app.state.services.settings, self.template, error)
+
+    def route(self, path: str) -> Answered:
+        return Answered(path, self.handle, methods=["GET", "POST"], failure=self.failure)
 
 
 async def _reset(request: Request, services: Services, token: str, password: str, response: Response) -> None:
@@ -104,8 +109,8 @@ def error_page(request: Request, settings: Settings, template: str, error: AppEr
 
 routes = [
     Mount(STATIC_PATH, app=StaticAssets(), name="pages_static"),
-    Route("/auth/pages/reset-password", reset_password.handle, methods=["GET", "POST"]),
-    Route("/auth/pages/verify-email", verify_email.handle, methods=["GET", "POST"]),
-    Route("/auth/pages/accept-invite", accept_invite.handle, methods=["GET", "POST"]),
-    Route("/auth/pages/magic-link", magic_link.handle, methods=["GET", "POST"]),
+    reset_password.route("/auth/pages/reset-password"),
+    verify_email.route("/auth/pages/verify-email"),
+    accept_invite.route("/auth/pages/accept-invite"),
+    magic_link.route("/auth/pages/magic-link"),
 ]

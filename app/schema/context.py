@@ -16,11 +16,10 @@ from strawberry.types import ExecutionResult
 
 from app.auth.viewer import Viewer
 from app.config import Settings
-from app.errors import GRAPHQL_VALIDATION, AppError, GraphQLValidation, InvalidPayload
+from app.errors import GRAPHQL_VALIDATION, GraphQLValidation, InvalidPayload
 from app.http import graphiql
 from app.http.bodies import check_document, parse_json
 from app.http.caller import client_of, viewer_of
-from app.http.responses import error_response
 from app.services.auth import AuthService
 from app.services.client import ClientInfo
 from app.services.container import Services
@@ -59,21 +58,19 @@ class GraphQLView(GraphQL[Context, None]):
         return graphiql.page(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A request that never reaches execution answers the contract's JSON error, not
-        Strawberry's plain-text reason (or a 500 for the shapes Strawberry does not expect)."""
+        """A request that never reaches execution raises an AppError, which the app's handler
+        (app/http/failures.py) answers with the contract's JSON error, not Strawberry's
+        plain-text reason (or a 500 for the shapes Strawberry does not expect)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
             response = await self.run(Request(scope, receive))
-        except AppError as error:
-            response = error_response(error)
         except HTTPException as exc:
             # 400s are about the request's shape; the others are 404 (no GraphiQL) and 405.
             if exc.status_code == 400:
-                response = error_response(GraphQLValidation(exc.reason))
-            else:
-                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+                raise GraphQLValidation(exc.reason) from None
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
