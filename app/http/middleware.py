@@ -52,8 +52,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         # No length (chunked): read the body here, up to the cap, and replay it. Raising
-        # from inside `receive` instead would reach the handlers first, and any of them
-        # that maps unexpected exceptions (REST, pages) would answer 500.
+        # from inside `receive` instead would reach the handlers first, and the exception
+        # handlers (app/http/failures.py) would answer it as a bug, 500.
         chunks: list[bytes] = []
         received = 0
         while True:
