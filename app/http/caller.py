@@ -43,21 +43,18 @@ class Caller(AuthenticationBackend):
         self.settings = services.settings
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
-        conn.state.client = ClientInfo(
-            ip=conn.client.host if conn.client else None,
-            user_agent=conn.headers.get("user-agent"),
-            device=conn.cookies.get(cookies.DEVICE),
-        )
         path: str = conn.scope["path"]
-        unresolved = path in UNRESOLVED_PATHS or path.startswith(UNRESOLVED_PREFIX)
+        if path in UNRESOLVED_PATHS or path.startswith(UNRESOLVED_PREFIX):
+            return _ANONYMOUS
         try:
-            viewer = EVERYONE if unresolved else await self.resolve(conn)
+            viewer = await self.resolve(conn)
         except UNAVAILABLE as exc:
             # No route has been chosen yet: the middleware answers it (`unavailable`).
             raise AuthenticationError("database unavailable") from exc
+        if viewer is EVERYONE:
+            return _ANONYMOUS
         scopes = ["authenticated", viewer.role] if viewer.authenticated else []
-        # The Viewer has BaseUser's properties by shape: app/auth/ imports no Starlette.
-        return AuthCredentials(scopes), cast(BaseUser, viewer)
+        return AuthCredentials(scopes), _as_user(viewer)
 
     async def resolve(self, conn: HTTPConnection) -> Viewer:
         try:
@@ -89,9 +86,26 @@ def viewer_of(conn: HTTPConnection) -> Viewer:
 
 
 def client_of(conn: HTTPConnection) -> ClientInfo:
-    """The other end of this request (address, user agent, device cookie), as services take it."""
-    client: ClientInfo = conn.state.client
+    """The other end of this request (address, user agent, device cookie), as services take
+    it: built once per request, when a handler first asks (most requests never do)."""
+    state = conn.scope.setdefault("state", {})
+    client: ClientInfo | None = state.get("client")
+    if client is None:
+        client = state["client"] = ClientInfo(
+            ip=conn.client.host if conn.client else None,
+            user_agent=conn.headers.get("user-agent"),
+            device=conn.cookies.get(cookies.DEVICE),
+        )
     return client
+
+
+def _as_user(viewer: Viewer) -> BaseUser:
+    # The Viewer has BaseUser's properties by shape: app/auth/ imports no Starlette.
+    return cast(BaseUser, viewer)
+
+
+# Most requests carry no credential: one shared answer, nothing built per request.
+_ANONYMOUS = (AuthCredentials(), _as_user(EVERYONE))
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
