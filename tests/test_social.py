@@ -254,6 +254,24 @@ async def test_link_and_unlink_identities(op: OpenIDProvider) -> None:
         assert refused.status_code == 403
 
 
+async def test_another_site_cannot_start_linking_in_a_signed_in_browser(op: OpenIDProvider) -> None:
+    async with social_app(op, CORS_ORIGIN="https://app.example.com") as api:
+        await api.signup("ana@example.com")
+        await api.raw_gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery", "mode": "cookie"})
+        for referer in (None, "https://evil.example/page", "null"):
+            headers = {"Sec-Fetch-Site": "cross-site", **({"Referer": referer} if referer else {})}
+            refused = await api.http.get("/auth/login/oidc?link=true", headers=headers)
+            assert refused.status_code == 403, referer
+            assert "location" not in refused.headers
+        # A navigation from the app's own origin, or from our pages, still starts it.
+        for headers in (
+            {"Sec-Fetch-Site": "cross-site", "Referer": "https://app.example.com/settings"},
+            {"Sec-Fetch-Site": "same-origin"},
+        ):
+            started = await api.http.get("/auth/login/oidc?link=true", headers=headers)
+            assert started.status_code == 302, headers
+
+
 async def test_the_last_way_in_cannot_be_unlinked(op: OpenIDProvider) -> None:
     async with social_app(op) as api:
         await browser(api, "/auth/login/oidc")

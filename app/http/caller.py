@@ -12,6 +12,7 @@ error and the permission classes as the code to refresh on.
 from __future__ import annotations
 
 from typing import cast
+from urllib.parse import urlsplit
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
@@ -141,7 +142,14 @@ def cookie_credential(conn: HTTPConnection, settings: Settings, name: str) -> st
 async def navigating_user(conn: HTTPConnection, services: Services) -> User | None:
     """The user whose session or refresh cookie a top-level navigation carries (linking a
     social account starts with one): a GET that cannot carry a JSON content type, so the
-    CSRF rule above cannot apply. It only starts a flow that the provider must confirm."""
+    CSRF rule above cannot apply. Instead a navigation another site started (Sec-Fetch-Site:
+    cross-site) counts only when it came from one of our allowed origins (its Referer):
+    otherwise any site could start linking in a signed-in browser and, with a login CSRF at
+    the provider, attach an identity of its own."""
     settings = services.settings
+    if conn.headers.get("sec-fetch-site") == "cross-site":
+        referer = urlsplit(conn.headers.get("referer", ""))
+        if parse_origin(f"{referer.scheme}://{referer.netloc}") not in settings.allowed_origins:
+            return None
     token = conn.cookies.get(settings.session_cookie.name) or conn.cookies.get(settings.refresh_cookie.name)
     return await services.sessions.user_for(token or "")
