@@ -263,3 +263,13 @@ async def test_a_session_cookie_never_comes_back_as_a_token(api: Api) -> None:
         assert codes(result) == ["INVALID_PAYLOAD"] and result["data"]["auth_refresh"] is None
     rotated = await refresh(api, None, "session")
     assert rotated["data"]["auth_refresh"] == {"access_token": None, "expires": "900000", "refresh_token": None}
+
+
+async def test_no_cache_keeps_an_answer_that_carries_tokens(api: Api) -> None:
+    await api.signup()
+    rest = await api.http.post("/auth/login", json={"email": "ana@example.com", "password": "correct horse battery"})
+    graphql = await api.raw_gql(LOGIN, {"email": "ana@example.com", "password": "correct horse battery"})
+    refreshed = await api.http.post("/auth/refresh", json={"refresh_token": rest.json()["data"]["refresh_token"]})
+    for answer in (rest, graphql, refreshed):
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store", answer.headers
+        assert answer.headers["pragma"] == "no-cache"

@@ -13,6 +13,9 @@ from app.http.bodies import parse_json
 
 log = logging.getLogger("app.http")
 
+# Answers that carry tokens or a person's data must not be kept by any cache (RFC 6749 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 MAX_JSON_BODY = 2 * 1024 * 1024
 
 

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from app.config import Settings
 from app.http.caller import client_of
 from app.http.delivery import Mode, clear_session_cookies, deliver, presented_refresh_token, set_cookies
-from app.http.responses import field, json_body
+from app.http.responses import NO_STORE, field, json_body
 from app.services.container import Services
 from app.services.health import database_ready
 from app.services.sessions import IssuedTokens
@@ -23,7 +23,7 @@ def _services(request: Request) -> Services:
 
 def _tokens(issued: IssuedTokens, mode: Mode, settings: Settings, presented_in: Mode | None = None) -> Response:
     body, jar = deliver(issued, mode, settings, presented_in=presented_in)
-    response = JSONResponse({"data": body.as_json()})
+    response = JSONResponse({"data": body.as_json()}, headers=NO_STORE)
     set_cookies(response, jar)
     return response
 

@@ -20,6 +20,7 @@ from app.errors import GRAPHQL_VALIDATION, GraphQLValidation, InvalidPayload
 from app.http import graphiql
 from app.http.bodies import check_document, parse_json
 from app.http.caller import client_of, viewer_of
+from app.http.responses import NO_STORE
 from app.services.auth import AuthService
 from app.services.client import ClientInfo
 from app.services.container import Services
@@ -105,6 +106,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101 - no websockets here
+        # Results carry tokens and personal data: no cache may keep them.
+        response.headers.update(NO_STORE)
         # The caller was resolved at the edge (app/http/caller.py), as for every route.
         return Context(request, response, self.services.settings, viewer_of(request), self.services)
 
