@@ -390,6 +390,9 @@ async def test_an_account_with_mfa_finishes_social_sign_in_with_a_code(op: OpenI
         assert form.status_code == 200 and 'name="otp"' in form.text
         wrong = await api.http.post("/auth/pages/otp", data={"otp": "000000", **csrf(form)})
         assert wrong.status_code == 401 and "INVALID_OTP" in wrong.text
+        # The sign-in still waits for a code: the error, and the form again to type one.
+        assert "That code is not right." in wrong.text and '<input id="otp" name="otp"' in wrong.text
+        assert "<h1>Two-factor authentication</h1>" in wrong.text and csrf(wrong) == csrf(form)
         done = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **csrf(form)})
         assert done.status_code == 302 and done.headers["location"] == APP
         assert "refresh_token=" in done.headers["set-cookie"]

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.links import LinkTarget, build_link
-from app.errors import AppError, Forbidden, InvalidCredentials, InvalidToken
+from app.errors import AppError, Forbidden, InvalidCredentials, InvalidOtp, InvalidToken
 from app.http import cookies
 from app.http.caller import client_of, navigating_user
 from app.http.delivery import Mode, deliver, set_cookies
 from app.http.failures import Answered
 from app.http.pages import error_page, form_page, posted_form
-from app.http.templating import render
+from app.http.templating import ShownError, render
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
 from app.services.social import Flow
@@ -111,6 +111,15 @@ def _failure_page(request: Request, error: AppError) -> Response:
     return error_page(request, request.app.state.services.settings, "oauth_error.html", error, status)
 
 
+def _second_factor_failure(request: Request, error: AppError) -> Response:
+    """A mistyped or stale code: the ticket still holds, so the form comes back with the
+    error above it (the failure page would leave the person nothing to type a code into)."""
+    if isinstance(error, InvalidOtp):
+        settings = request.app.state.services.settings
+        return form_page(request, settings, "otp.html", error.status, error=ShownError.of(error))
+    return _failure_page(request, error)
+
+
 def _callback_failure(request: Request, error: AppError) -> Response:
     """Back to the application with `?reason=<CODE>` when the flow names an allow-listed
     way back, else the page; either way the flow is spent."""
@@ -130,5 +139,5 @@ routes = [
     Answered("/auth/oauth/{provider}", start, methods=["GET"], failure=_failure_page),
     Answered("/auth/login/{provider}/callback", callback, methods=["GET"], failure=_callback_failure),
     Answered("/auth/oauth/{provider}/callback", callback, methods=["GET"], failure=_callback_failure),
-    Answered("/auth/pages/otp", second_factor, methods=["GET", "POST"], failure=_failure_page),
+    Answered("/auth/pages/otp", second_factor, methods=["GET", "POST"], failure=_second_factor_failure),
 ]
