@@ -388,6 +388,10 @@ async def test_an_account_with_mfa_finishes_social_sign_in_with_a_code(op: OpenI
         assert "refresh_token=" not in answer.headers.get("set-cookie", "")
         form = await api.http.get("/auth/pages/otp")
         assert form.status_code == 200 and 'name="otp"' in form.text
+        # The right code answers with a redirect to the app; browsers hold a form's redirect
+        # to the page's form-action, so the allow-listed origin must be there.
+        page_rules(form)
+        assert "; form-action 'self' https://app.example.com;" in form.headers["content-security-policy"]
         wrong = await api.http.post("/auth/pages/otp", data={"otp": "000000", **csrf(form)})
         assert wrong.status_code == 401 and "INVALID_OTP" in wrong.text
         # The sign-in still waits for a code: the error, and the form again to type one.
@@ -484,3 +488,17 @@ async def test_codes_after_a_social_sign_in_share_the_accounts_budget(op: OpenID
         field = csrf(await api.http.get("/auth/pages/otp"))
         right = await api.http.post("/auth/pages/otp", data={"otp": pyotp.TOTP(secret).now(), **field})
         assert right.status_code == 429 and "REQUESTS_EXCEEDED" in right.text
+
+
+async def test_the_code_page_form_may_go_back_to_every_allow_listed_origin(op: OpenIDProvider) -> None:
+    allowed = "https://app.example.com/done,http://localhost:3000/back/,https://app.example.com:443/other"
+    async with social_app(
+        op, AUTH_OIDC_REDIRECT_ALLOW_LIST=allowed, AUTH_AUTH0_REDIRECT_ALLOW_LIST="https://shop.test/"
+    ) as api:
+        form = await api.http.get("/auth/pages/otp")
+        page_rules(form)
+        policy = form.headers["content-security-policy"]
+        assert "; form-action 'self' http://localhost:3000 https://app.example.com https://shop.test;" in policy
+    # No allow list: our own pages only.
+    async with social_app(op, AUTH_OIDC_REDIRECT_ALLOW_LIST="") as api:
+        assert "; form-action 'self';" in (await api.http.get("/auth/pages/otp")).headers["content-security-policy"]

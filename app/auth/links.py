@@ -76,6 +76,17 @@ def build_link(target: LinkTarget, **params: str) -> str:
     return urlunsplit((target.scheme, netloc, target.path, urlencode(query), target.fragment))
 
 
+def allowed_origins(allow_list: tuple[str, ...]) -> list[str]:
+    """The origins (`scheme://host[:port]`) the entries of `allow_list` point at, as a
+    Content-Security-Policy source list writes them. IPv6 hosts are left out: CSP has no
+    way to name one."""
+    origins = []
+    for entry in map(_entry, allow_list):
+        if entry is not None and ":" not in entry.host:
+            origins.append(entry.scheme + "://" + entry.host + ("" if entry.port is None else f":{entry.port}"))
+    return sorted(set(origins))
+
+
 def _parse(url: str) -> LinkTarget:
     if not url or len(url) > MAX_URL_LENGTH or not _URL_CHARS.fullmatch(url) or _BAD_ESCAPE.search(url):
         raise InvalidPayload("Invalid URL.")

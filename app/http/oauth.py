@@ -20,7 +20,7 @@ from app.http.caller import client_of, navigating_user
 from app.http.delivery import Mode, deliver, set_cookies
 from app.http.failures import Answered
 from app.http.pages import error_page, form_page, posted_form
-from app.http.templating import ShownError, render
+from app.http.templating import HEADERS, ShownError, render
 from app.services.container import Services
 from app.services.sessions import IssuedTokens
 from app.services.social import Flow
@@ -68,7 +68,7 @@ async def second_factor(request: Request) -> Response:
     """After a social sign-in of an account with MFA: ask for the code, then finish."""
     services: Services = request.app.state.services
     if request.method == "GET":
-        return form_page(request, services.settings, "otp.html")
+        return _code_form(request)
     ticket = cookies.otp_ticket(services.settings)
     form_data = await posted_form(request, services.settings)
     outcome = await services.social.finish_second_factor(
@@ -111,12 +111,27 @@ def _failure_page(request: Request, error: AppError) -> Response:
     return error_page(request, request.app.state.services.settings, "oauth_error.html", error, status)
 
 
+def _code_form(request: Request, error: AppError | None = None) -> Response:
+    """The second-factor form (with `error` above it). The right code answers with a
+    redirect to the app, which browsers check against the page's form-action: without the
+    allow-listed origins there, they cancel the sign-in silently."""
+    services: Services = request.app.state.services
+    if error is None:
+        response = form_page(request, services.settings, "otp.html")
+    else:
+        response = form_page(request, services.settings, "otp.html", error.status, error=ShownError.of(error))
+    if services.social.return_origins:
+        response.headers["Content-Security-Policy"] = HEADERS["Content-Security-Policy"].replace(
+            "form-action 'self'", " ".join(["form-action 'self'", *services.social.return_origins])
+        )
+    return response
+
+
 def _second_factor_failure(request: Request, error: AppError) -> Response:
     """A mistyped or stale code: the ticket still holds, so the form comes back with the
     error above it (the failure page would leave the person nothing to type a code into)."""
     if isinstance(error, InvalidOtp):
-        settings = request.app.state.services.settings
-        return form_page(request, settings, "otp.html", error.status, error=ShownError.of(error))
+        return _code_form(request, error)
     return _failure_page(request, error)
 
 

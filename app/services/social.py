@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email
-from app.auth.links import LinkTarget, allowed_target, build_link
+from app.auth.links import LinkTarget, allowed_origins, allowed_target, build_link
 from app.auth.providers import ProviderRegistry
 from app.auth.providers.oauth import IdTokenProvider, OAuthClient, Profile, pkce_pair
 from app.auth.secrets import SecretBox, new_token
@@ -84,6 +84,9 @@ class SocialService:
             client = OAuthClient(config, callback, transport)
             self.clients[config.name] = client
             registry.register(IdTokenProvider(client, self.find_user))
+        # Where a sign-in may end up: every provider's redirect allow list.
+        entries = tuple(entry for config in settings.social_providers for entry in config.redirect_allow_list)
+        self.return_origins = allowed_origins(entries)
 
     def client(self, name: str) -> OAuthClient:
         try:
