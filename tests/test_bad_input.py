@@ -157,3 +157,33 @@ async def test_nul_characters_are_invalid_payload_before_reaching_the_database(a
     for path in REST:
         _error(await api.http.post(path, json={"email": "a\x00@example.com", "token": "x"}), 400, "INVALID_PAYLOAD")
     assert codes(await api.gql(create, {"name": "a\\u0000b", "e": "ok@example.com", "p": password})) == []
+
+
+async def test_a_body_that_stalls_is_answered_408_and_never_reaches_the_app() -> None:
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from app.http.middleware import BodyLimit
+
+    reached = []
+
+    async def handler(request: Any) -> PlainTextResponse:
+        reached.append(await request.body())
+        return PlainTextResponse("read")
+
+    guarded = BodyLimit(Starlette(routes=[Route("/", handler, methods=["POST"])]), timeout=0.3)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"email": '
+        await asyncio.sleep(5)  # a client that sent the headers and stopped
+        yield b"}"
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://test") as client:
+        stalled = await asyncio.wait_for(client.post("/", content=trickle()), timeout=3)
+        _error(stalled, 408, "INVALID_PAYLOAD")
+        assert stalled.headers["connection"] == "close" and reached == []
+        # A body that arrives in time is replayed to the app whole.
+        assert (await client.post("/", content=b"whole")).text == "read" and reached == [b"whole"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from limits.aio.storage import Storage
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,6 +13,7 @@ from app.errors import InvalidPayload
 from app.http.responses import MAX_JSON_BODY, error_response
 
 EXEMPT_PATHS = frozenset({"/health"})
+BODY_TIMEOUT = 10.0  # seconds for a whole request body (2 MiB at the cap) to arrive
 
 
 class RateLimit:
@@ -33,41 +36,45 @@ class RateLimit:
 
 
 class BodyLimit:
-    """Refuse bodies over MAX_JSON_BODY before anything parses them."""
+    """Refuse bodies over MAX_JSON_BODY before anything parses them, and bodies that do not
+    arrive within BODY_TIMEOUT: a client that sends headers and then trickles (or stalls)
+    would otherwise hold a connection and a task for as long as it likes."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BODY, timeout: float = BODY_TIMEOUT) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            # The server holds the body to its declared length: nothing more can arrive.
-            await self.app(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send, 413, "Request body is too large.")
             return
-        # No length (chunked): read the body here, up to the cap, and replay it. Raising
+        # Read the whole body here, up to the cap and the deadline, and replay it. Raising
         # from inside `receive` instead would reach the handlers first, and the exception
         # handlers (app/http/failures.py) would answer it as a bug, 500.
         chunks: list[bytes] = []
         received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > self.max_bytes:
+                        await self._reject(scope, receive, send, 413, "Request body is too large.")
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await self._reject(scope, receive, send, 408, "The request body did not arrive in time.")
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -79,7 +86,10 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(InvalidPayload("Request body is too large."))
-        response.status_code = 413
+    @staticmethod
+    async def _reject(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+        response = error_response(InvalidPayload(message))
+        response.status_code = status
+        # The rest of the body is not read: the connection cannot be reused.
+        response.headers["Connection"] = "close"
         await response(scope, receive, send)
