@@ -32,6 +32,7 @@ from app.config_values import (
     Duration,
     Environment,
     Flag,
+    Folder,
     LogLevel,
     Milliseconds,
     Networks,
@@ -385,21 +386,12 @@ class MailSettings(BaseModel):
         description="mail the owner when their account is signed in to from a browser without its device cookie "
         "(not on the first sign-in; clients that keep no cookies trigger it every time)",
     )
-    email_templates_path: Path | None = Field(
+    email_templates_path: Folder | None = Field(
         None,
         alias="EMAIL_TEMPLATES_PATH",
         description="a folder whose files replace the built-in mail templates by name (`<kind>.html`, "
         "`<kind>.txt`, `base.html`, `base.txt`)",
     )
-
-    @field_validator("email_templates_path")
-    @classmethod
-    def _mail_folder(cls, value: Path | None) -> Path | None:
-        # Checked at start-up: a typo would otherwise leave the built-in mails in use unnoticed.
-        # (Named apart from other groups' validators: Settings inherits them all, by name.)
-        if value is not None and not value.is_dir():
-            raise ValueError("no such folder")
-        return value
 
 
 class LinkSettings(BaseModel):
@@ -540,20 +532,12 @@ class GraphQLSettings(BaseModel):
 class PageSettings(BaseModel):
     """Pages"""
 
-    pages_templates_path: Path | None = Field(
+    pages_templates_path: Folder | None = Field(
         None,
         alias="PAGES_TEMPLATES_PATH",
         description="a folder whose files replace the built-in templates of the `/auth/pages/` pages by name "
         "(`base.html`, `reset_password.html`, ...)",
     )
-
-    @field_validator("pages_templates_path")
-    @classmethod
-    def _folder(cls, value: Path | None) -> Path | None:
-        # Checked at start-up: a typo would otherwise fall back to the built-in look unnoticed.
-        if value is not None and not value.is_dir():
-            raise ValueError("no such folder")
-        return value
 
 
 class ProviderSettings(BaseModel):

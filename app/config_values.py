@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 from pydantic_settings.sources.utils import parse_env_vars
@@ -96,6 +96,13 @@ def _networks(value: object) -> object:
     return tuple(ip_network(entry.strip(), strict=False) for entry in value.split(",") if entry.strip())
 
 
+def _folder(value: Path) -> Path:
+    # Checked at start-up: a typo would otherwise leave the built-in templates in use unnoticed.
+    if not value.is_dir():
+        raise ValueError("no such folder")
+    return value
+
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
@@ -116,6 +123,7 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 # NoDecode: a comma list, not the JSON pydantic-settings expects for sequences.
 Csv = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)]
 LogLevel = Annotated[str, BeforeValidator(_log_level)]
+Folder = Annotated[Path, AfterValidator(_folder)]  # an existing folder
 Networks = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode, BeforeValidator(_networks)]
 Stripped = BeforeValidator(_strip)  # for choices: `Annotated[Literal[...], Stripped]`
 Role = Annotated[Literal["admin", "user", "guest"], Stripped]

@@ -124,10 +124,7 @@ class AdminService:
         await audit.record("user.invited", user_id=user.id, actor_id=actor.id, client=client, role=str(user.role))
 
     async def accept_invite(self, token: str, password: str, client: ClientInfo) -> None:
-        self.passwords.check_shape(password)
-        invited = await one_time.peek(token, Purpose.invite)
-        await self.passwords.check_new(password, invited.email, invited.personal_details)
-        password_hash = await self.passwords.hash(password)
+        password_hash = await one_time.new_password_hash(self.passwords, token, Purpose.invite, password)
         async with in_transaction():
             user = await one_time.consume(token, Purpose.invite)
             if user.status != Status.invited:

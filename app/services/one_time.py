@@ -11,6 +11,7 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
+from app.auth.passwords import Passwords
 from app.auth.secrets import hash_token, new_token
 from app.errors import InvalidToken, TokenExpired
 from app.models import OneTimeToken, Purpose, User
@@ -82,8 +83,26 @@ async def void_outstanding(user_id: UUID | str, purposes: Iterable[Purpose] | No
     return await query.update(used_at=now())
 
 
+async def new_password_hash(passwords: Passwords, token: str, purpose: Purpose, password: str) -> str:
+    """A password chosen through a mailed link (reset, invitation), checked against the link's
+    account and hashed, before the link is spent: a refused password leaves it usable."""
+    passwords.check_shape(password)
+    owner = await peek(token, purpose)
+    await passwords.check_new(password, owner.email, owner.personal_details)
+    return await passwords.hash(password)
+
+
 async def discard(token: str) -> None:
     await OneTimeToken.filter(token_hash=hash_token(token)).delete()
 
 
-__all__ = ["consume", "discard", "in_transaction", "issue", "lock_user", "peek", "void_outstanding"]
+__all__ = [
+    "consume",
+    "discard",
+    "in_transaction",
+    "issue",
+    "lock_user",
+    "new_password_hash",
+    "peek",
+    "void_outstanding",
+]

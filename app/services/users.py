@@ -165,10 +165,7 @@ class UserService:
     async def reset_password(self, token: str, password: str) -> None:
         """Account recovery (the owner fears someone else is in): besides the password, every
         session, every API token and every other emailed token of the account go."""
-        self.passwords.check_shape(password)
-        owner = await one_time.peek(token, Purpose.password_reset)
-        await self.passwords.check_new(password, owner.email, owner.personal_details)
-        password_hash = await self.passwords.hash(password)
+        password_hash = await one_time.new_password_hash(self.passwords, token, Purpose.password_reset, password)
         async with in_transaction():
             user = await one_time.consume(token, Purpose.password_reset)
             if not user.email_verified:
