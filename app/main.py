@@ -16,7 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import redaction
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
-from app.http import graphiql, oauth, pages, passkey_pages
+from app.http import graphiql, health, oauth, pages, passkey_pages
 from app.http import routes as rest
 from app.http.caller import Caller, unavailable
 from app.http.failures import HANDLERS
@@ -89,6 +89,7 @@ def create_app(
             *oauth.routes,
             # GraphiQL's files exist only while GraphiQL does.
             *([graphiql.assets()] if settings.graphiql else []),
+            *health.routes,
         ],
         middleware=middleware,
         exception_handlers=HANDLERS,

@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 
 import coredis
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+from app.auth.counters import REDIS_TIMEOUT, FallbackStorage, redis_storage
 from app.auth.secrets import derive_key
 from app.config import Settings
 from app.errors import InvalidCredentials, InvalidOtp, RequestsExceeded
@@ -29,17 +30,16 @@ def redis_pool(settings: Settings) -> coredis.ConnectionPool | None:
     `connection_pool` option), and a pool we own we can disconnect at shutdown."""
     if settings.rate_limiter_store != "redis":
         return None
-    return coredis.ConnectionPool.from_url((settings.rate_limiter_redis or "").removeprefix("async+"))
+    return coredis.ConnectionPool.from_url(
+        (settings.rate_limiter_redis or "").removeprefix("async+"),
+        connect_timeout=REDIS_TIMEOUT,
+        stream_timeout=REDIS_TIMEOUT,
+    )
 
 
 def storage_for(settings: Settings, pool: coredis.ConnectionPool | None, key_prefix: str = "auth") -> Storage:
     if settings.rate_limiter_store == "redis":
-        url = settings.rate_limiter_redis or ""
-        return RedisStorage(
-            url if url.startswith("async+") else f"async+{url}",
-            key_prefix=key_prefix,
-            connection_pool=pool,  # type: ignore[arg-type]  # limits annotates its options as scalars
-        )
+        return FallbackStorage(redis_storage(settings.rate_limiter_redis or "", key_prefix, pool))
     return MemoryStorage()
 
 

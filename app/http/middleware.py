@@ -12,7 +12,8 @@ from app.config import Settings
 from app.errors import InvalidPayload
 from app.http.responses import MAX_JSON_BODY, error_response
 
-EXEMPT_PATHS = frozenset({"/health"})
+# Probes come often, from one address: never refuse them.
+EXEMPT_PATHS = frozenset({"/health", "/health/live", "/health/ready"})
 BODY_TIMEOUT = 10.0  # seconds for a whole request body (2 MiB at the cap) to arrive
 
 

@@ -1,5 +1,5 @@
-"""Directus's REST twins under /auth, the JWKS, and /health. Failures are raised and
-answered by app/http/failures.py."""
+"""Directus's REST twins under /auth and the JWKS (health routes: app/http/health.py). Failures
+are raised and answered by app/http/failures.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from app.http.caller import client_of
 from app.http.delivery import Mode, clear_session_cookies, deliver, presented_refresh_token, set_cookies
 from app.http.responses import NO_STORE, field, json_body
 from app.services.container import Services
-from app.services.health import database_ready
 from app.services.sessions import IssuedTokens
 
 
@@ -87,12 +86,6 @@ async def jwks(request: Request) -> Response:
     return JSONResponse(services.access_tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-async def health(request: Request) -> Response:
-    if not await database_ready():
-        return JSONResponse({"status": "error"}, status_code=503)
-    return JSONResponse({"status": "ok"})
-
-
 routes = [
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/refresh", refresh, methods=["POST"]),
@@ -102,5 +95,4 @@ routes = [
     Route("/auth", providers, methods=["GET"]),
     Route("/auth/oauth", providers_legacy, methods=["GET"]),
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-    Route("/health", health, methods=["GET"]),
 ]
