@@ -78,7 +78,7 @@ def export_schema(directory: Path) -> None:
 def serve(settings: Settings, reload: bool) -> None:
     import uvicorn
 
-    from app.redaction import log_config
+    from app.logs import log_config
 
     uvicorn.run(
         "app.main:app",
@@ -88,7 +88,7 @@ def serve(settings: Settings, reload: bool) -> None:
         http="httptools",
         log_level=settings.log_level,
         # The access log prints request lines: emailed links carry ?token=, OAuth ?code=.
-        log_config=log_config(),
+        log_config=log_config(settings),
         reload=reload,
         # The app reads X-Forwarded-For itself, trusting only IP_TRUST_PROXY's hops
         # (app/http/forwarded.py); uvicorn's own rewrite must not run first.

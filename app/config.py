@@ -489,6 +489,16 @@ class LimitSettings(BaseModel):
         return self
 
 
+class MonitoringSettings(BaseModel):
+    """Logs and metrics"""
+
+    log_format: Annotated[Literal["text", "json"], Stripped] = Field(
+        "text",
+        alias="LOG_FORMAT",
+        description="`text`, or `json`: one object per line with the request's `X-Request-Id`",
+    )
+
+
 def _development(data: dict[str, Any]) -> bool:
     return data.get("env") != "production"
 
@@ -573,6 +583,7 @@ class Settings(
     PageSettings,
     ProviderSettings,
     GraphQLSettings,
+    MonitoringSettings,
     LimitSettings,
     SmsSettings,
     LinkSettings,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -14,11 +13,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app import redaction
+from app import logs
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import graphiql, health, oauth, pages, passkey_pages
 from app.http import routes as rest
 from app.http.caller import Caller, unavailable
+from app.http.edge import Application, outer_middleware
 from app.http.failures import HANDLERS
 from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
@@ -78,7 +78,7 @@ def create_app(
         # First of all, so that everything after it sees the client, not the proxy.
         middleware.insert(0, Middleware(ClientAddress, trusted=settings.ip_trust_proxy))
 
-    app = Starlette(
+    app = Application(
         routes=[
             # Route, not Mount: Mount would redirect POST /graphql to /graphql/.
             Route("/graphql", GraphQLView(build_schema(settings, queries=queries, mutations=mutations), services)),
@@ -94,6 +94,7 @@ def create_app(
         middleware=middleware,
         exception_handlers=HANDLERS,
         lifespan=lifespan,
+        outer=outer_middleware(settings),
     )
     app.state.services = services
     return app
@@ -112,8 +113,7 @@ def __getattr__(name: str) -> Starlette:
     if name == "app":
         settings = Settings.from_env()
         # Only the served app configures logging; an embedding application keeps its own.
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        redaction.install()
+        logs.configure(settings)
         application = create_app(settings)
         globals()["app"] = application
         return application

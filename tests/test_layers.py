@@ -17,6 +17,7 @@ LAYERS = {
     "config_values": SHARED,
     "errors": SHARED,
     "redaction": SHARED,
+    "logs": SHARED,
     "models": MODELS,
     "auth": AUTH,
     "services": SERVICES,
