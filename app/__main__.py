@@ -75,11 +75,17 @@ def export_schema(directory: Path) -> None:
     print("wrote schema.graphql and schema.relay.graphql")
 
 
-def serve(settings: Settings, reload: bool) -> None:
+def serve(settings: Settings, reload: bool) -> int:
     import uvicorn
 
+    from app import metrics
     from app.logs import log_config
 
+    if reload and settings.workers > 1:
+        print("configuration error: --reload serves one process; unset WORKERS or set it to 1", file=sys.stderr)
+        return 2
+    if settings.metrics_enabled and settings.workers > 1:
+        metrics.share_between_workers()  # before they start: each counts into files /metrics sums
     uvicorn.run(
         "app.main:app",
         host=settings.host,
@@ -90,12 +96,14 @@ def serve(settings: Settings, reload: bool) -> None:
         # The access log prints request lines: emailed links carry ?token=, OAuth ?code=.
         log_config=log_config(settings),
         reload=reload,
+        workers=settings.workers,
         # The app reads X-Forwarded-For itself, trusting only IP_TRUST_PROXY's hops
         # (app/http/forwarded.py); uvicorn's own rewrite must not run first.
         proxy_headers=False,
         # No `Server: uvicorn` on every answer: it tells an attacker what to look up.
         server_header=False,
     )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "prune":
         asyncio.run(prune(settings))
     elif args.command == "serve":
-        serve(settings, args.reload)
+        return serve(settings, args.reload)
     return 0
 
 

@@ -219,6 +219,9 @@ class ServerSettings(BaseModel):
     log_level: LogLevel = Field(
         "info", alias="LOG_LEVEL", description="`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`"
     )
+    workers: int = Field(
+        1, alias="WORKERS", ge=1, description="server processes on this machine (`python -m app serve`)"
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -492,6 +495,9 @@ class LimitSettings(BaseModel):
 class MonitoringSettings(BaseModel):
     """Logs and metrics"""
 
+    metrics_enabled: Flag = Field(
+        False, alias="METRICS_ENABLED", description="serve Prometheus metrics on `GET /metrics` (404 otherwise)"
+    )
     log_format: Annotated[Literal["text", "json"], Stripped] = Field(
         "text",
         alias="LOG_FORMAT",

@@ -16,6 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app import logs
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
 from app.http import graphiql, health, oauth, pages, passkey_pages
+from app.http import metrics as metrics_route
 from app.http import routes as rest
 from app.http.caller import Caller, unavailable
 from app.http.edge import Application, outer_middleware
@@ -90,6 +91,7 @@ def create_app(
             # GraphiQL's files exist only while GraphiQL does.
             *([graphiql.assets()] if settings.graphiql else []),
             *health.routes,
+            *(metrics_route.routes if settings.metrics_enabled else []),
         ],
         middleware=middleware,
         exception_handlers=HANDLERS,

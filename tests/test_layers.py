@@ -18,6 +18,7 @@ LAYERS = {
     "errors": SHARED,
     "redaction": SHARED,
     "logs": SHARED,
+    "metrics": SHARED,
     "models": MODELS,
     "auth": AUTH,
     "services": SERVICES,

@@ -15,6 +15,7 @@ from typing import TypeVar
 import httpx
 from passlib.context import CryptContext
 
+from app import metrics
 from app.auth.password_policy import PasswordPolicy, user_inputs
 from app.auth.secrets import new_token
 from app.config import Settings
@@ -94,7 +95,11 @@ class Passwords:
         await self._run(self.context.verify, password, self._dummy_hash)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        job = metrics.QueuedHash(fn)  # the queue's depth and wait, for operators
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, job, *args)
+        finally:
+            job.abandon()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -15,6 +15,7 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+from app import metrics
 from app.auth.counters import REDIS_TIMEOUT, FallbackStorage, redis_storage
 from app.auth.secrets import derive_key
 from app.config import Settings
@@ -70,6 +71,7 @@ class Throttle:
 
     async def exceeded(self, key: str) -> RequestsExceeded:
         stats = await self.limiter.get_window_stats(self.item, self.namespace, self._stored(key))
+        metrics.refused(self.namespace)
         return RequestsExceeded(retry_after=int(stats.reset_time - time.time()) + 1)
 
     async def hit(self, key: str) -> bool:

@@ -1,4 +1,4 @@
-"""The outermost layers of the app (the request id).
+"""The outermost layers of the app: the request id, then the request metrics.
 
 Starlette's own error handler (ServerErrorMiddleware) sits outside every middleware given to
 it, so a 500 would leave without the request id and uncounted; `Application` puts these
@@ -14,12 +14,16 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from app.config import Settings
+from app.http.metrics import HttpMetrics
 from app.http.request_id import RequestId
 
 
 def outer_middleware(settings: Settings) -> list[Middleware]:
     """Outermost first."""
-    return [Middleware(RequestId)]
+    layers = [Middleware(RequestId)]
+    if settings.metrics_enabled:
+        layers.append(Middleware(HttpMetrics))
+    return layers
 
 
 class Application(Starlette):

@@ -12,8 +12,8 @@ from app.config import Settings
 from app.errors import InvalidPayload
 from app.http.responses import MAX_JSON_BODY, error_response
 
-# Probes come often, from one address: never refuse them.
-EXEMPT_PATHS = frozenset({"/health", "/health/live", "/health/ready"})
+# Probes and scrapes come often, from one address: never refuse them.
+EXEMPT_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 BODY_TIMEOUT = 10.0  # seconds for a whole request body (2 MiB at the cap) to arrive
 
 

@@ -17,6 +17,7 @@ from app.schema.admin import AdminMutation, AdminQuery
 from app.schema.auth import AuthMutation
 from app.schema.extensions import CREDENTIAL_MUTATIONS, ErrorCodes, QuietExecutionContext, Validation, Validator
 from app.schema.limits import Limits
+from app.schema.metrics import OperationMetrics
 from app.schema.passkeys import PasskeyMutation, PasskeyQuery
 from app.schema.social import SocialMutation, SocialQuery
 from app.schema.types import SCALARS, ApiTokenInfo, Passkey, Session, User
@@ -64,6 +65,8 @@ def extensions(settings: Settings) -> list:  # type: ignore[type-arg]
     chosen = [ErrorCodes, lambda: Validation(validator)]
     if not settings.graphql_introspection:
         chosen.append(DisableIntrospection)
+    if settings.metrics_enabled:
+        chosen.append(OperationMetrics)
     return chosen
 
 

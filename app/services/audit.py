@@ -6,6 +6,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from app import metrics
 from app.models import AuditEvent
 from app.services.client import ClientInfo
 
@@ -22,6 +23,7 @@ async def record(
     **detail: Any,
 ) -> None:
     """Write one event. Callers pass names and ids only, never a password or token."""
+    metrics.audited(action, detail)
     client = client or ClientInfo()
     try:
         await AuditEvent.create(

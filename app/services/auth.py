@@ -9,6 +9,7 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
+from app import metrics
 from app.auth.identifiers import normalize_email, normalize_phone
 from app.auth.links import allowed_target, build_link, server_page
 from app.auth.providers import ProviderRegistry
@@ -86,7 +87,13 @@ class AuthService:
     async def refresh(self, refresh_token: str | None) -> IssuedTokens:
         if not refresh_token:
             raise InvalidPayload("The refresh token is required in either the payload or cookie.")
-        return await self.sessions.rotate(refresh_token)
+        try:
+            issued = await self.sessions.rotate(refresh_token)
+        except AppError as error:
+            metrics.refreshes.labels(error.code).inc()
+            raise
+        metrics.refreshes.labels("success").inc()
+        return issued
 
     async def logout(self, refresh_token: str | None) -> None:
         if not refresh_token:

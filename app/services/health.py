@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 from limits.aio.storage import Storage
 from tortoise import connections
@@ -37,3 +38,13 @@ async def checks(settings: Settings, counters: Storage) -> dict[str, str]:
     # `check` is the limits storage's ping (the counters fall back to memory; this is Redis).
     states = await asyncio.gather(database, _state(counters.check()))
     return dict(zip(("database", "redis"), states, strict=True))
+
+
+def database_pool() -> Any:
+    """The asyncpg pool behind the database connection (for its metrics), or None: SQLite,
+    or no database yet (start-up) or any more (shutdown)."""
+    try:
+        client = connections.get("default")
+    except Exception:  # noqa: BLE001
+        return None
+    return getattr(client, "_pool", None)
