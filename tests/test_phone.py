@@ -55,6 +55,17 @@ async def test_five_wrong_tries_void_the_code(api: Api) -> None:
     assert codes(await api.gql(SIGNIN, {"phone": PHONE, "code": code})) == ["INVALID_CREDENTIALS"]
 
 
+async def test_guesses_sent_at_once_are_counted_before_they_are_compared(api: Api) -> None:
+    # createUser(phone) has no other limit than the code's own five tries.
+    code = await _code(api)
+    wrong = "000000" if code != "000000" else "111111"
+    results = await asyncio.gather(*(api.gql(CREATE, {"phone": PHONE, "code": wrong}) for _ in range(30)))
+    assert all(codes(r) == ["INVALID_CREDENTIALS"] for r in results)
+    # At most five tries were compared, however many arrived together; the code is void.
+    assert (await PhoneCode.get()).attempts == 5
+    assert codes(await api.gql(CREATE, {"phone": PHONE, "code": code})) == ["INVALID_CREDENTIALS"]
+
+
 async def test_expired_codes_fail(api: Api) -> None:
     await User.create(phone=PHONE)
     code = await _code(api)

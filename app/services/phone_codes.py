@@ -77,12 +77,17 @@ class PhoneCodes:
         )
         if record is None:
             raise InvalidCredentials()
+        # The try is counted before the code is compared, in one conditional update: guesses
+        # sent at once cannot all be compared before the first of them is counted.
+        counted = await PhoneCode.filter(id=record.id, used_at=None, attempts__lt=MAX_ATTEMPTS).update(
+            attempts=F("attempts") + 1
+        )
+        if not counted:
+            raise InvalidCredentials()
         if len(code) > 16 or not hmac.compare_digest(record.code_hash, self._hash(number, code.strip())):
-            await PhoneCode.filter(id=record.id).update(attempts=F("attempts") + 1)
             raise InvalidCredentials()
-        spent = await PhoneCode.filter(id=record.id, used_at=None, attempts__lt=MAX_ATTEMPTS).update(used_at=now())
-        if not spent:
-            raise InvalidCredentials()
+        if not await PhoneCode.filter(id=record.id, used_at=None).update(used_at=now()):
+            raise InvalidCredentials()  # a concurrent right answer spent it first
         return number
 
     def _hash(self, number: str, code: str) -> str:
