@@ -475,3 +475,15 @@ async def test_relay_endpoint_has_the_same_operations(api: Api) -> None:
 def test_the_authenticator_encodes_base64url_without_padding() -> None:
     assert b64url(b"\xff\xfe") == "__4" and from_b64url("__4") == b"\xff\xfe"
     assert base64.urlsafe_b64decode("__4=") == b"\xff\xfe"
+
+
+async def test_node_fetches_a_passkey_again_for_its_owner_only(api: Api) -> None:
+    token = await signed_in(api)
+    created = await register(api, token, Authenticator())
+    node = "query($id: ID!) { node(id: $id) { id ... on Passkey { name } } }"
+    assert (await api.gql(node, {"id": created["id"]}, token=token))["data"]["node"] == {
+        "id": created["id"],
+        "name": "Laptop",
+    }
+    other = await signed_in(api, "bo@example.com")
+    assert (await api.gql(node, {"id": created["id"]}, token=other))["data"]["node"] is None

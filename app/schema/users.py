@@ -12,6 +12,7 @@ from strawberry.types import Info
 from app.errors import Forbidden, InvalidPayload, InvalidProvider
 from app.http.delivery import Mode, TokenBody, deliver, set_cookies
 from app.models import ApiToken as ApiTokenModel
+from app.models import Passkey as PasskeyModel
 from app.models import Session as SessionModel
 from app.models import User as UserModel
 from app.schema.context import Context
@@ -24,6 +25,7 @@ from app.schema.types import (
     AuthProviderPhone,
     AuthProviderSignupData,
     Node,
+    Passkey,
     Session,
     SigninPayload,
     User,
@@ -162,6 +164,8 @@ def _node(row: nodes.Row | None, current_session_id: str | None) -> Node | None:
         return Session.from_model(row, current_session_id)
     if isinstance(row, ApiTokenModel):
         return ApiTokenInfo.from_model(row)
+    if isinstance(row, PasskeyModel):
+        return Passkey.from_model(row)
     return None
 
 
