@@ -62,6 +62,14 @@ def allowed_target(url: str, allow_list: tuple[str, ...], public_url: str) -> Li
     return target
 
 
+def link_target(url: str | None, allow_list: tuple[str, ...], public_url: str, default_path: str) -> LinkTarget:
+    """Where a mailed link points: the given URL when it is allowed (else INVALID_PAYLOAD),
+    or, when the request names none, our own page at `default_path`."""
+    if url:
+        return allowed_target(url, allow_list, public_url)
+    return server_page(public_url, default_path)
+
+
 def server_page(public_url: str, path: str) -> LinkTarget:
     """One of our own pages: where links point when the request names no URL."""
     return _parse(public_url.rstrip("/") + path)

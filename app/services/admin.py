@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email
-from app.auth.links import allowed_target, build_link, server_page
+from app.auth.links import build_link, link_target
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
@@ -28,6 +28,9 @@ class UserFilter:
     email: str | None = None  # substring, case-insensitive
     role: Role | None = None
     status: Status | None = None
+
+
+INVITE_PAGE = "/auth/pages/accept-invite"
 
 
 class AdminService:
@@ -106,10 +109,8 @@ class AdminService:
         self, actor: User, email: str, role: Role | None, invite_url: str | None, client: ClientInfo
     ) -> None:
         address = normalize_email(email)
-        if invite_url:
-            target = allowed_target(invite_url, self.settings.user_invite_url_allow_list, self.settings.public_url)
-        else:
-            target = server_page(self.settings.public_url, "/auth/pages/accept-invite")
+        settings = self.settings
+        target = link_target(invite_url, settings.user_invite_url_allow_list, settings.public_url, INVITE_PAGE)
         try:
             async with in_transaction():
                 user = await User.create(

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from app import metrics
 from app.auth.identifiers import normalize_email, normalize_phone
-from app.auth.links import allowed_target, build_link, server_page
+from app.auth.links import build_link, link_target
 from app.auth.providers import ProviderRegistry
 from app.config import Settings
 from app.errors import AppError, InvalidPayload
@@ -25,6 +25,8 @@ from app.services.postbox import MailPurpose, Postbox
 from app.services.reclaim import hand_over
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.timing import stall
+
+MAGIC_LINK_PAGE = "/auth/pages/magic-link"
 
 log = logging.getLogger("app.auth")
 
@@ -103,10 +105,8 @@ class AuthService:
     async def request_magic_link(self, email: str, redirect_url: str | None) -> None:
         """Mail a one-time sign-in link; the same answer whether or not the email exists."""
         address = normalize_email(email)
-        if redirect_url:
-            target = allowed_target(redirect_url, self.settings.magic_link_url_allow_list, self.settings.public_url)
-        else:
-            target = server_page(self.settings.public_url, "/auth/pages/magic-link")
+        settings = self.settings
+        target = link_target(redirect_url, settings.magic_link_url_allow_list, settings.public_url, MAGIC_LINK_PAGE)
         async with self._stall():
             user = await User.by_email(address)
             if user is None or user.status not in (Status.active, Status.unverified):
@@ -152,7 +152,7 @@ class AuthService:
         if not client.device:
             return None
         kind, _, value = account.partition(":")
-        user = await (User.by_email(value) if kind == "email" else User.get_or_none(phone=value))
+        user = await (User.by_email(value) if kind == "email" else User.by_phone(value))
         return user.id if user else None
 
 

@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email, normalize_phone
-from app.auth.links import LinkTarget, allowed_target, build_link, server_page
+from app.auth.links import LinkTarget, build_link, link_target
 from app.auth.passwords import Passwords
 from app.config import Settings
 from app.errors import Forbidden, InvalidPayload, RecordNotUnique
@@ -83,7 +83,7 @@ class UserService:
     async def create_with_phone(self, phone: str, code: str, *, name: str | None = None) -> User:
         """Graphcool's phone sign-up: the texted code proves the number."""
         number = normalize_phone(phone)
-        if await User.filter(phone=number).exists():
+        if await User.by_phone(number) is not None:
             raise RecordNotUnique('Value for field "phone" in collection "users" has to be unique.')
         await self.phone_codes.verify(number, code)
         try:
@@ -231,9 +231,7 @@ class UserService:
         return self._target(url, self.settings.user_register_url_allow_list, "/auth/pages/verify-email")
 
     def _target(self, url: str | None, allow_list: tuple[str, ...], default_path: str) -> LinkTarget:
-        if url:
-            return allowed_target(url, allow_list, self.settings.public_url)
-        return server_page(self.settings.public_url, default_path)
+        return link_target(url, allow_list, self.settings.public_url, default_path)
 
 
 @dataclass(frozen=True)
