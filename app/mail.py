@@ -135,4 +135,10 @@ def _reason(exc: Exception) -> str:
 
 
 def mailer_for(settings: Settings) -> Mailer:
-    return SmtpMailer(settings) if settings.email_transport == "smtp" else LogMailer()
+    if settings.email_transport == "smtp":
+        return SmtpMailer(settings)
+    if settings.env == "production":
+        # The log transport prints whole mails, sign-in and reset links included: a
+        # development aid that hands tokens to whoever reads the logs.
+        log.warning("EMAIL_TRANSPORT=log in production: mails, with their links, go to the log; use smtp")
+    return LogMailer()

@@ -224,3 +224,16 @@ async def test_the_log_transport_prints_the_text_part_only(caplog: pytest.LogCap
     [record] = [r for r in caplog.records if r.name == "app.mail"]
     assert "/auth/pages/magic-link?token=" in record.getMessage()
     assert "<html" not in record.getMessage()
+
+
+def test_the_log_transport_in_production_is_warned_about(caplog) -> None:  # type: ignore[no-untyped-def]
+    from app.mail import LogMailer, mailer_for
+    from tests.conftest import make_settings
+
+    with caplog.at_level("WARNING", logger="app.mail"):
+        assert isinstance(mailer_for(make_settings(ENV="production", EMAIL_TRANSPORT="log")), LogMailer)
+    assert "EMAIL_TRANSPORT=log in production" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="app.mail"):
+        mailer_for(make_settings(EMAIL_TRANSPORT="log"))
+    assert caplog.text == ""
