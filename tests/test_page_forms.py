@@ -138,3 +138,27 @@ async def test_https_pages_use_a_host_only_secure_cookie(app_with) -> None:  # t
         cookie = form.headers["set-cookie"]
         assert cookie.startswith("__Host-pages_csrf=") and "Secure" in cookie and "Domain" not in cookie
         assert form.headers["referrer-policy"] == "strict-origin"
+
+
+async def test_the_magic_link_page_asks_an_account_with_mfa_for_its_code(api: Api, outbox: Outbox) -> None:
+    import pyotp
+
+    from tests.test_budgets import with_second_factor
+
+    await api.signup()
+    secret = await with_second_factor()
+    request = "mutation($email: String!) { auth_magic_link_request(email: $email) }"
+    await api.gql(request, {"email": "ana@example.com"})
+    link = _link(outbox, "ana@example.com")
+    data = {"token": link.split("token=")[1]}
+    path = urlsplit(link).path
+    field = csrf(await api.http.get(link))
+    asked = await api.http.post(path, data={**data, **field}, headers=SAME_ORIGIN)
+    # No code yet: the same page asks for one, and the link is not spent.
+    assert asked.status_code == 401 and "<code>INVALID_OTP</code>" in asked.text
+    assert 'name="otp"' in asked.text and 'autocomplete="one-time-code"' in asked.text
+    wrong = await api.http.post(path, data={**data, **field, "otp": "000000"}, headers=SAME_ORIGIN)
+    assert wrong.status_code == 401 and 'name="otp"' in wrong.text
+    right = await api.http.post(path, data={**data, **field, "otp": pyotp.TOTP(secret).now()}, headers=SAME_ORIGIN)
+    assert right.status_code == 200 and "session_token=" in right.headers["set-cookie"]
+    assert await Session.filter(revoked_at=None).count() == 1

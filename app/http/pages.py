@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from app.config import Settings
-from app.errors import AppError, InvalidPayload
+from app.errors import AppError, InvalidOtp, InvalidPayload
 from app.http import csrf
 from app.http.caller import client_of
 from app.http.delivery import Mode, deliver, set_cookies
@@ -45,7 +45,7 @@ async def posted_form(request: Request, settings: Settings) -> FormData:
     return form
 
 
-Action = Callable[[Request, Services, str, str, Response], Awaitable[None]]
+Action = Callable[[Request, Services, FormData, Response], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,15 @@ class TokenPage:
             return form_page(request, services.settings, self.template, token=token, done=False)
         response = render(request, services.settings, self.template, done=True)
         form = await posted_form(request, services.settings)
-        await self.action(request, services, str(form.get("token", "")), str(form.get("password", "")), response)
+        try:
+            await self.action(request, services, form, response)
+        except InvalidOtp as error:
+            # The link is not spent by a wrong or missing code: ask for one on the same form.
+            token = str(form.get("token", ""))
+            shown = ShownError.of(error)
+            return form_page(
+                request, services.settings, self.template, 401, token=token, done=False, otp=True, error=shown
+            )
         return response
 
     def failure(self, request: Request, error: AppError) -> Response:
@@ -77,21 +85,27 @@ class TokenPage:
         return Answered(path, self.handle, methods=["GET", "POST"], failure=self.failure)
 
 
-async def _reset(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    await services.users.reset_password(token, password)
+def _field(form: FormData, name: str) -> str:
+    return str(form.get(name, ""))
 
 
-async def _verify(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    await services.users.verify_email(token)
+async def _reset(request: Request, services: Services, form: FormData, response: Response) -> None:
+    await services.users.reset_password(_field(form, "token"), _field(form, "password"))
 
 
-async def _accept(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    await services.admin.accept_invite(token, password, client_of(request))
+async def _verify(request: Request, services: Services, form: FormData, response: Response) -> None:
+    await services.users.verify_email(_field(form, "token"))
 
 
-async def _magic(request: Request, services: Services, token: str, password: str, response: Response) -> None:
-    # Without a redirect_url the link lands here: signing in sets the session cookie.
-    issued = await services.auth.magic_link_login(token, client_of(request))
+async def _accept(request: Request, services: Services, form: FormData, response: Response) -> None:
+    await services.admin.accept_invite(_field(form, "token"), _field(form, "password"), client_of(request))
+
+
+async def _magic(request: Request, services: Services, form: FormData, response: Response) -> None:
+    # Without a redirect_url the link lands here: signing in sets the session cookie. An
+    # account with two-factor authentication is asked for its code on the same page.
+    otp = _field(form, "otp").strip() or None
+    issued = await services.auth.magic_link_login(_field(form, "token"), client_of(request), otp=otp)
     _, jar = deliver(issued, Mode.session, services.settings)
     set_cookies(response, jar)
 
