@@ -3,7 +3,7 @@ passkeys) and `/auth/pages/passkey-login` (signs in with one, then goes to `redi
 
 The browser does the WebAuthn calls, so both pages are a template plus app/static/passkeys.js,
 which talks to /graphql with JSON (the session cookie counts there: JSON content type and our
-own Origin, app/auth/viewer.py). Sign-in uses mode `session`, so the cookie the passkeys page
+own Origin, app/http/caller.py). Sign-in uses mode `session`, so the cookie the passkeys page
 needs is the one this sign-in sets. The pages must be opened at PUBLIC_URL: WebAuthn checks
 the page's origin against it.
 

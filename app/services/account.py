@@ -14,8 +14,8 @@ from app.services.mfa import MfaService
 from app.services.sessions import SessionService
 from app.services.users import clean_name
 
-# How recently a session must have signed in or re-authenticated to mint an API token
-# without passing the password or an OTP again.
+# How recently a session must have signed in or re-authenticated to mint an API token or
+# register a passkey without passing the password or an OTP again.
 RECENT_AUTHENTICATION = 600
 
 
@@ -41,7 +41,7 @@ class AccountService:
     async def confirm_recent(
         self, user: User, session_id: str, password: str | None, otp: str | None, client: ClientInfo
     ) -> None:
-        """A recent authentication, for what outlives the session (minting an API token):
+        """A recent authentication, for what outlives the session (an API token, a passkey):
         a stolen 15-minute access token must not turn itself into a permanent credential.
         What is passed is always checked; with nothing passed the session must have signed
         in or re-authenticated within RECENT_AUTHENTICATION."""

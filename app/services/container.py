@@ -79,10 +79,10 @@ class Services:
         phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings), counters)
         registry.register(PhoneProvider(phone_codes))
         devices = DeviceCookies(settings.secret)
-        notices = SignInNotices(settings, devices, mail_queue, templates)
-        sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
         budgets = Budgets(settings, counters, devices)
         post = Postbox(mailer, mail_queue, budgets)
+        notices = SignInNotices(settings, devices, post, templates)
+        sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
         mfa = MfaService(settings, budgets, sessions)
         social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from app.auth.devices import DeviceCookies
 from app.config import Settings
-from app.mail import MailQueue
 from app.mail_templates import MailTemplates
 from app.models import User
 from app.services.client import ClientInfo, now
+from app.services.postbox import MailPurpose, Postbox
 
 
 class SignInNotices:
-    def __init__(self, settings: Settings, devices: DeviceCookies, mail: MailQueue, templates: MailTemplates) -> None:
+    def __init__(self, settings: Settings, devices: DeviceCookies, post: Postbox, templates: MailTemplates) -> None:
         self.settings = settings
         self.devices = devices
-        self.mail = mail
+        self.post = post
         self.templates = templates
 
     def after_sign_in(self, user: User, client: ClientInfo, *, first: bool) -> None:
@@ -29,4 +29,4 @@ class SignInNotices:
         # Nothing from the request (not the user agent): the time is ours, the link our own.
         when = now().strftime("%Y-%m-%d %H:%M UTC")
         mail = self.templates.render("new_sign_in", user.email, link=self.settings.public_url, signed_in_at=when)
-        self.mail.send_soon(mail)
+        self.post.send_soon(mail, MailPurpose.new_sign_in)

@@ -21,6 +21,7 @@ class MailPurpose(StrEnum):
     magic_link = "magic_link"
     sign_up_taken = "sign_up_taken"
     invite = "invite"
+    new_sign_in = "new_sign_in"
 
 
 class Postbox:
