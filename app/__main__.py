@@ -8,7 +8,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.config import ConfigError, Settings, ensure_sqlite_directory
+from app.config import ConfigError, Settings, ensure_sqlite_directory, tortoise_config
 
 
 async def migrate(settings: Settings) -> None:
@@ -17,7 +17,8 @@ async def migrate(settings: Settings) -> None:
 
     ensure_sqlite_directory(settings.database_url)
     try:
-        await run_migrations(config=settings.tortoise_orm)
+        # No DATABASE_TIMEOUT: building an index on a large table may take minutes.
+        await run_migrations(config=tortoise_config(settings.database_url))
     finally:
         await Tortoise.close_connections()
     print("migrations applied")
@@ -58,7 +59,8 @@ async def prune(settings: Settings) -> None:
 
     from app.services.housekeeping import prune as prune_rows
 
-    await Tortoise.init(config=settings.tortoise_orm)
+    # No DATABASE_TIMEOUT: a first prune of a large table may take a while.
+    await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         removed = await prune_rows()
     finally:

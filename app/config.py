@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from starlette.config import Config
+from tortoise.backends.base.config_generator import expand_db_url
 
 from app.config_values import (
     Csv,
@@ -208,6 +209,13 @@ class ServerSettings(BaseModel):
     port: int = Field(8000, alias="PORT", ge=1, description="port to listen on")
     database_url: str = Field(
         "sqlite://./data/app.db", alias="DATABASE_URL", description="`sqlite://path` or `postgres://user@host:5432/db`"
+    )
+    database_timeout: Duration = Field(
+        5.0,
+        alias="DATABASE_TIMEOUT",
+        gt=0,
+        description="how long a request waits for the database (a connection, a statement, a SQLite write lock) "
+        "before it answers `SERVICE_UNAVAILABLE`",
     )
     secret: str = Field(
         "",
@@ -676,7 +684,8 @@ class Settings(
 
     @property
     def tortoise_orm(self) -> dict[str, Any]:
-        return tortoise_config(self.database_url)
+        """The ORM's configuration for serving: every wait on the database bounded."""
+        return tortoise_config(self.database_url, timeout=self.database_timeout)
 
 
 def _local_secret(path: Path = Path("data/secret")) -> str:
@@ -695,9 +704,23 @@ def ensure_sqlite_directory(database_url: str) -> None:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str, Any]:
+    """Tortoise's configuration for `database_url`. With `timeout` (seconds), no request waits
+    on the database for longer: without it, a PostgreSQL host that goes silent (a partition,
+    not a refused connection) holds every request that touches it until TCP gives up, many
+    minutes later. Options written in the URL's query win. Commands that may run long
+    (migrations, pruning) pass no timeout."""
+    connection = expand_db_url(database_url)
+    credentials: dict[str, Any] = connection["credentials"]
+    if timeout is not None and connection["engine"] == "tortoise.backends.asyncpg":
+        credentials.setdefault("timeout", timeout)  # asyncpg: establishing a connection
+        # asyncpg: each statement, BEGIN and COMMIT included (the URL gives it as text).
+        credentials["command_timeout"] = float(credentials.get("command_timeout", timeout))
+    elif timeout is not None and connection["engine"] == "tortoise.backends.sqlite":
+        # Every option becomes a PRAGMA: how long a write waits for another's lock.
+        credentials.setdefault("busy_timeout", round(timeout * 1000))
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": ["app.models"],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from asyncpg.exceptions import InsufficientResourcesError, OperatorInterventionError, PostgresConnectionError
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 log = logging.getLogger("app.errors")
@@ -134,8 +135,20 @@ class GraphQLValidation(AppError):
     default_message = "Not a GraphQL request."
 
 
-# What an unreachable (or failing) database raises.
-UNAVAILABLE: tuple[type[Exception], ...] = (DBConnectionError, OperationalError, ConnectionError)
+# What an unreachable (or failing) database raises. Tortoise translates some driver errors
+# and lets the others through: asyncpg's for a connection lost in the middle of a query
+# (class 08, `ConnectionDoesNotExistError`), a server shutting down or refusing
+# connections for now (class 57) and one out of connections or disk (class 53); and
+# TimeoutError when a connection or statement outlasts DATABASE_TIMEOUT (app/config.py).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DBConnectionError,
+    OperationalError,
+    ConnectionError,
+    TimeoutError,
+    PostgresConnectionError,
+    OperatorInterventionError,
+    InsufficientResourcesError,
+)
 
 
 def from_exception(exc: BaseException) -> AppError:
@@ -144,7 +157,7 @@ def from_exception(exc: BaseException) -> AppError:
     if isinstance(exc, AppError):
         return exc
     if isinstance(exc, UNAVAILABLE):
-        log.error("database unavailable: %s", exc)
+        log.error("database unavailable: %s", exc or type(exc).__name__)
         return ServiceUnavailable()
     log.error("unexpected error", exc_info=exc)
     return InternalServerError()

@@ -29,6 +29,8 @@ TEST_SECRET = "test-secret-" + "x" * 40
 BASE_URL = "http://127.0.0.1:8000"
 # Requests the generated tests (tests/test_fuzz.py) sent, by path; reported at the end.
 GENERATED_REQUESTS: Counter[str] = Counter()
+# What the fault tests (marked `faults`) did: requests, faults injected, writes checked, lost.
+FAULT_FIGURES: Counter[str] = Counter()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -36,6 +38,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         total = sum(GENERATED_REQUESTS.values())
         by_path = ", ".join(f"{path} {count}" for path, count in sorted(GENERATED_REQUESTS.items()))
         terminalreporter.write_line(f"generated requests: {total} ({by_path})")
+    if FAULT_FIGURES:
+        figures = ", ".join(f"{what} {count}" for what, count in FAULT_FIGURES.items())
+        terminalreporter.write_line(f"fault tests: {figures}")
+
+
+@pytest.fixture
+def fault_figures() -> Counter[str]:
+    return FAULT_FIGURES
 
 
 def _database_url() -> str:
