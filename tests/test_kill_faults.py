@@ -47,17 +47,19 @@ async def test_kill_9_under_load_then_restart(tmp_path: Path, fault_figures: Cou
     second.mkdir()
     with served(second, **settings) as server:
         async with client(server.base_url) as http:
-            # Every acknowledged sign-up signs in.
-            for email in load.signed_up:
-                assert (await sign_in(http, email)).ok, email
-            # Every session's latest acknowledged refresh token works.
+            # Every session's latest acknowledged refresh token works (first: a token whose
+            # refresh was rotated unheard is honoured within the reuse interval only).
             successors = []
             for chain in load.chains:
                 answer = await refresh(http, chain.latest)
                 assert answer.ok, (chain.email, chain.uncertain, answer.code)
                 successors.append(tokens(answer)["refresh_token"])
             checked_at = time.monotonic()
-            assert checked_at - killed_at < REUSE_INTERVAL, "the restart took longer than the reuse interval"
+            took = checked_at - killed_at
+            assert took < REUSE_INTERVAL, f"restarting and checking took {took:.1f} s, over the reuse interval"
+            # Every acknowledged sign-up signs in.
+            for email in load.signed_up:
+                assert (await sign_in(http, email)).ok, email
             # The token each of those replaced, presented after the reuse interval, is taken
             # for a stolen copy: INVALID_TOKEN, and its session ends (the successor too).
             await asyncio.sleep(REUSE_INTERVAL + 0.5 - (time.monotonic() - checked_at))
