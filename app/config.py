@@ -710,15 +710,17 @@ def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str
     not a refused connection) holds every request that touches it until TCP gives up, many
     minutes later. Options written in the URL's query win. Commands that may run long
     (migrations, pruning) pass no timeout."""
-    connection = expand_db_url(database_url)
-    credentials: dict[str, Any] = connection["credentials"]
-    if timeout is not None and connection["engine"] == "tortoise.backends.asyncpg":
-        credentials.setdefault("timeout", timeout)  # asyncpg: establishing a connection
-        # asyncpg: each statement, BEGIN and COMMIT included (the URL gives it as text).
-        credentials["command_timeout"] = float(credentials.get("command_timeout", timeout))
-    elif timeout is not None and connection["engine"] == "tortoise.backends.sqlite":
-        # Every option becomes a PRAGMA: how long a write waits for another's lock.
-        credentials.setdefault("busy_timeout", round(timeout * 1000))
+    connection: str | dict[str, Any] = database_url
+    if timeout is not None:
+        connection = expand_db_url(database_url)
+        credentials: dict[str, Any] = connection["credentials"]
+        if connection["engine"] == "tortoise.backends.asyncpg":
+            credentials.setdefault("timeout", timeout)  # asyncpg: establishing a connection
+            # asyncpg: each statement, BEGIN and COMMIT included (the URL gives it as text).
+            credentials["command_timeout"] = float(credentials.get("command_timeout", timeout))
+        elif connection["engine"] == "tortoise.backends.sqlite":
+            # Every option becomes a PRAGMA: how long a write waits for another's lock.
+            credentials.setdefault("busy_timeout", round(timeout * 1000))
     return {
         "connections": {"default": connection},
         "apps": {

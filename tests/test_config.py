@@ -267,6 +267,19 @@ def test_the_tortoise_command_line_reads_database_url_when_it_asks(monkeypatch: 
     assert app.config.TORTOISE_ORM["connections"]["default"] == "sqlite://./data/app.db"
 
 
+def test_database_timeout_bounds_every_wait_on_the_database() -> None:
+    def credentials(url: str, **environ: str) -> dict[str, object]:
+        connection = settings(DATABASE_URL=url, **environ).tortoise_orm["connections"]["default"]
+        return dict(connection["credentials"])
+
+    postgres = credentials("postgres://u@db:5432/auth", DATABASE_TIMEOUT="2s")
+    assert (postgres["timeout"], postgres["command_timeout"]) == (2.0, 2.0)
+    assert credentials("postgres://u@db/auth?command_timeout=30")["command_timeout"] == 30.0  # the URL wins
+    assert credentials("sqlite:///tmp/auth.db", DATABASE_TIMEOUT="500ms")["busy_timeout"] == 500
+    # The command line (migrations) waits as long as it takes.
+    assert app.config.tortoise_config("postgres://u@db/auth")["connections"]["default"] == "postgres://u@db/auth"
+
+
 def test_make_settings_takes_variables_and_fields() -> None:
     s = make_settings(ACCESS_TOKEN_TTL="1h", EMAIL_VERIFICATION=True, login_stall_time=0.25)
     assert (s.access_token_ttl, s.email_verification, s.login_stall_time) == (3600, True, 0.25)
