@@ -25,7 +25,12 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from asyncpg.exceptions import InsufficientResourcesError, OperatorInterventionError, PostgresConnectionError
+from asyncpg.exceptions import (
+    InsufficientResourcesError,
+    InterfaceError,
+    OperatorInterventionError,
+    PostgresConnectionError,
+)
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 log = logging.getLogger("app.errors")
@@ -150,14 +155,32 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     InsufficientResourcesError,
 )
 
+# Raised by the driver for a connection already closed (a rollback after the connection
+# dropped) but also for misuse: SERVICE_UNAVAILABLE when raised in an outage, else a bug.
+SECOND_FAILURES: tuple[type[Exception], ...] = (InterfaceError,)
+
 
 def from_exception(exc: BaseException) -> AppError:
     """Known errors pass through; an unreachable database is SERVICE_UNAVAILABLE; anything
     else is a bug, logged with its trace and answered without internals."""
     if isinstance(exc, AppError):
         return exc
-    if isinstance(exc, UNAVAILABLE):
+    if _unavailable(exc):
         log.error("database unavailable: %s", exc or type(exc).__name__)
         return ServiceUnavailable()
     log.error("unexpected error", exc_info=exc)
     return InternalServerError()
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """One of UNAVAILABLE, or raised while one was being handled: a transaction whose
+    connection dropped mid-statement fails again in its rollback, with asyncpg's
+    `InterfaceError` ("the underlying connection is closed"), and that is what arrives."""
+    cause: BaseException | None = exc
+    for _ in range(5):  # a context chain is short; bounded all the same
+        if cause is None:
+            return False
+        if isinstance(cause, UNAVAILABLE):
+            return True
+        cause = cause.__context__
+    return False

@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +37,21 @@ async def test_an_embedding_applications_route_gets_the_caller_and_the_error_ans
     token = (await api.login())["access_token"]
     mine = await api.http.get("/whoami", headers={"Authorization": f"Bearer {token}"})
     assert mine.status_code == 200 and mine.json() == {"email": "ana@example.com"}
+
+
+async def rollback_after_the_connection_dropped(request: Request) -> Response:
+    # What asyncpg raises when a transaction's connection drops mid-statement: the
+    # rollback fails too, and its error is the one that leaves the `async with`.
+    try:
+        raise ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    except ConnectionDoesNotExistError:
+        raise InterfaceError("cannot call Transaction.rollback(): the underlying connection is closed") from None
+
+
+async def test_a_rollback_failing_after_a_dropped_connection_is_503(api: Api) -> None:
+    api.app.router.routes.append(Route("/dropped", rollback_after_the_connection_dropped))
+    response = await api.http.get("/dropped")
+    assert (response.status_code, response.json()["errors"][0]["extensions"]) == (503, {"code": "SERVICE_UNAVAILABLE"})
 
 
 async def test_a_bug_is_internal_server_error_and_logged(api: Api, caplog: pytest.LogCaptureFixture) -> None:

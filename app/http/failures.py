@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.errors import UNAVAILABLE, AppError, from_exception
+from app.errors import SECOND_FAILURES, UNAVAILABLE, AppError, from_exception
 from app.http.responses import error_response
 
 Failure = Callable[[Request, AppError], Response]
@@ -48,4 +48,8 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 # Starlette answers `Exception` in its outermost layer and then re-raises it, so the server
 # logs the bug too; the others are answered where the route runs.
-HANDLERS: dict[Any, Handler] = {AppError: answer, **dict.fromkeys(UNAVAILABLE, answer), Exception: answer}
+HANDLERS: dict[Any, Handler] = {
+    AppError: answer,
+    **dict.fromkeys(UNAVAILABLE + SECOND_FAILURES, answer),
+    Exception: answer,
+}
