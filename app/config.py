@@ -265,6 +265,12 @@ class TokenSettings(BaseModel):
         alias="REFRESH_TOKEN_REUSE_INTERVAL",
         description="a rotated refresh token still works this long; later reuse revokes the session",
     )
+    session_cache_ttl: Duration = Field(
+        30,
+        alias="SESSION_CACHE_TTL",
+        description="how long a live session is remembered in process (revocations still apply at once "
+        "on every instance); `0` turns the cache off",
+    )
     access_token_alg: Annotated[Literal["HS256", "ES256", "RS256"], Stripped] = Field(
         "HS256", alias="ACCESS_TOKEN_ALG", description="`HS256` (signed with `SECRET`), `ES256` or `RS256`"
     )

@@ -50,6 +50,7 @@ def create_app(
         # Tortoise's own Starlette integration: its context is visible to every request
         # handler (a bare Tortoise.init() in the lifespan is not, in Tortoise 1.x).
         async with RegisterTortoise(app, config=settings.tortoise_orm):
+            services.start()
             try:
                 yield
             finally:

@@ -24,6 +24,7 @@ from tortoise import Tortoise
 from app.config import Settings
 from app.main import create_app
 from app.models import User
+from app.services import revocations
 
 TEST_SECRET = "test-secret-" + "x" * 40
 BASE_URL = "http://127.0.0.1:8000"
@@ -327,3 +328,11 @@ def csrf(page: httpx.Response) -> dict[str, str]:
 
 def codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors") or []]
+
+
+async def update_user(email: str, **fields: Any) -> None:
+    """Change a user row behind the app's back (as an operator's SQL would), then tell the
+    live-session cache, as the app's own writes do (app/services/revocations.py)."""
+    await User.filter(email=email).update(**fields)
+    user = await User.get(email=email)
+    await revocations.forget_user(user.id)

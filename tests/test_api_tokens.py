@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.auth.secrets import hash_token
 from app.models import ApiToken, Role, Session, Status, User
-from tests.conftest import Api, codes
+from tests.conftest import Api, codes, update_user
 
 CREATE = """
 mutation($name: String!, $role: user_role, $expires: DateTime) {
@@ -125,8 +125,7 @@ ACCOUNT_OPERATIONS = {
 async def test_an_api_token_cannot_touch_the_accounts_credentials(api: Api) -> None:
     session = await _session(api)
     guest = (await api.gql(CREATE, {"name": "ro", "role": "guest"}, token=session))["data"]["api_tokens_create"]
-    admin_user = await User.get(email="ana@example.com")
-    await User.filter(id=admin_user.id).update(role=Role.admin)
+    await update_user("ana@example.com", role=Role.admin)
     admin = (await api.gql(CREATE, {"name": "ops", "role": "admin"}, token=session))["data"]["api_tokens_create"]
     for secret in (guest["token"], admin["token"]):
         for name, query in ACCOUNT_OPERATIONS.items():

@@ -6,9 +6,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from app.models import Role, User
+from app.models import Role
 from app.schema.permissions import HasRole, IsAuthenticated, IsOwnerOrAdmin
-from tests.conftest import Api, codes, make_settings, running_app
+from tests.conftest import Api, codes, make_settings, running_app, update_user
 
 
 @strawberry.type
@@ -39,7 +39,7 @@ async def test_added_fields_are_protected_by_the_permission_classes() -> None:
         assert mine == {"data": {"my_note": {"title": "mine", "body": "for ana@example.com"}}}
         assert codes(await api.gql("{ notes_stats }", token=token)) == ["FORBIDDEN"]
         assert codes(await api.gql("{ notes_stats }", token="expired.or.bad")) == ["INVALID_TOKEN"]
-        await User.filter(email="ana@example.com").update(role=Role.admin)
+        await update_user("ana@example.com", role=Role.admin)
         assert (await api.gql("{ notes_stats }", token=token)) == {"data": {"notes_stats": 42}}
 
 

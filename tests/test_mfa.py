@@ -6,7 +6,7 @@ import pyotp
 import pytest
 
 from app.models import RecoveryCode, User
-from tests.conftest import LOGIN, Api, codes, flush_redis_db, redis_up
+from tests.conftest import LOGIN, Api, codes, flush_redis_db, redis_up, update_user
 
 GENERATE = "mutation($p: String!) { users_me_tfa_generate(password: $p) { secret otpauth_url } }"
 ENABLE = "mutation($otp: String!, $secret: String!) { users_me_tfa_enable(otp: $otp, secret: $secret) }"
@@ -239,7 +239,7 @@ async def test_a_pending_secret_expires_after_15_minutes(api: Api) -> None:
     box = Fernet(base64.urlsafe_b64encode(derive_key(TEST_SECRET, "tfa-pending-secret")))
     for minutes_ago, expected in ((16, ["INVALID_PAYLOAD"]), (14, [])):
         sealed = box.encrypt_at_time(secret.encode(), int(time.time()) - minutes_ago * 60).decode()
-        await User.filter(email="ana@example.com").update(tfa_pending_secret=sealed)
+        await update_user("ana@example.com", tfa_pending_secret=sealed)
         result = await api.gql(ENABLE, {"otp": code_at(secret, 0), "secret": secret}, token=token)
         assert codes(result) == expected, (minutes_ago, result)
     assert (await User.get(email="ana@example.com")).tfa_enabled

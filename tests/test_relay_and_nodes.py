@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import base64
 
-from app.models import Role, User
-from tests.conftest import Api, codes
+from app.models import Role
+from tests.conftest import Api, codes, update_user
 
 RELAY_CREATE = """
 mutation($input: SignupUserInput!) {
@@ -93,7 +93,7 @@ async def test_other_users_private_fields_need_admin(api: Api) -> None:
     assert as_ana["data"]["node"] == {"id": other["id"], "name": None, "email": None}
     assert codes(as_ana) == ["FORBIDDEN"]
 
-    await User.filter(email="ana@example.com").update(role=Role.admin)
+    await update_user("ana@example.com", role=Role.admin)
     as_admin = await api.gql(query, {"id": other["id"]}, token=ana)
     assert as_admin["data"]["node"]["email"] == "bo@example.com" and "errors" not in as_admin
 

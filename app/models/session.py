@@ -42,10 +42,10 @@ class Session(Model):
         return self.revoked_at is None and self.expires_at > now
 
     @classmethod
-    async def live_user(cls, session_id: str, now: datetime) -> User | None:
-        """The user of a live session, in one indexed lookup: the per-request cost of an
-        access token. Hand-written SQL because building the equivalent queryset costs more
-        than running it (see bench/)."""
+    async def live_user(cls, session_id: str, now: datetime) -> tuple[User, datetime, datetime | None] | None:
+        """The user of a live session with the session's expiry and last use, in one indexed
+        lookup: the per-request cost of an access token the cache does not know. Hand-written
+        SQL because building the equivalent queryset costs more than running it (bench/)."""
         connection = connections.get("default")
         placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
         rows = await connection.execute_query_dict(_LIVE_USER_SQL.format(placeholder=placeholder), [session_id])
@@ -58,11 +58,16 @@ class Session(Model):
         if revoked_at is not None or expires_at is None or expires_at <= now:
             return None
         if last_used_at is None or (now - last_used_at).total_seconds() > TOUCH_INTERVAL:
-            # At most one write per session per interval, not one per request.
-            await cls.filter(id=session_id).update(last_used_at=now)
+            last_used_at = now
+            await cls.touch(session_id, now)
         from app.models.user import User
 
-        return User._init_from_db(**row)
+        return User._init_from_db(**row), expires_at, last_used_at
+
+    @classmethod
+    async def touch(cls, session_id: str, now: datetime) -> None:
+        """Record a use: at most one write per session per TOUCH_INTERVAL, not one per request."""
+        await cls.filter(id=session_id).update(last_used_at=now)
 
 
 TOUCH_INTERVAL = 60

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
 from app.auth.passwords import Passwords
 from app.errors import Forbidden, InvalidCredentials
 from app.models import Purpose, User
-from app.services import audit, one_time
+from app.services import audit, one_time, revocations
 from app.services.budgets import Budgets
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
+from app.services.revocations import in_transaction
 from app.services.sessions import SessionService
 from app.services.users import clean_name
 
@@ -77,6 +76,7 @@ class AccountService:
         async with in_transaction():
             await one_time.lock_user(user.id)
             await User.filter(id=user.id).update(password_hash=new_hash)
+            await revocations.forget_user(user.id)
             await one_time.void_outstanding(user.id, (Purpose.password_reset, Purpose.magic_link))
             await self.sessions.revoke_all(str(user.id), keep=keep_session)
         await audit.record("password.changed", user_id=user.id, client=client)
@@ -86,4 +86,5 @@ class AccountService:
         if user.password_hash is not None:
             await self.verify_password(user, password, client, None)
         await User.filter(id=user.id).delete()
+        await revocations.forget_user(user.id)
         await audit.record("user.deleted", user_id=user.id, client=client)

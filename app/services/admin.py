@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email
 from app.auth.links import build_link, link_target
@@ -20,6 +19,7 @@ from app.services.api_tokens import ApiTokenService
 from app.services.client import ClientInfo
 from app.services.pagination import Page, keyset_page
 from app.services.postbox import MailPurpose, Postbox
+from app.services.revocations import in_transaction
 from app.services.sessions import SessionService
 
 

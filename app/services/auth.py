@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from uuid import UUID
 
-from tortoise.transactions import in_transaction
-
 from app import metrics
 from app.auth.identifiers import normalize_email, normalize_phone
 from app.auth.links import build_link, link_target
@@ -23,6 +21,7 @@ from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.postbox import MailPurpose, Postbox
 from app.services.reclaim import hand_over
+from app.services.revocations import in_transaction
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.timing import stall
 

@@ -18,11 +18,14 @@ from app.auth.tokens import AccessTokens, RefreshTokens
 from app.config import Settings
 from app.mail import Mailer, MailQueue, mailer_for
 from app.mail_templates import MailTemplates
+from app.services import revocations
 from app.services.account import AccountService
 from app.services.admin import AdminService
 from app.services.api_tokens import ApiTokenService
 from app.services.auth import AuthService
 from app.services.budgets import Budgets
+from app.services.invalidation_feed import InvalidationFeed
+from app.services.live_sessions import LiveSessions
 from app.services.mfa import MfaService
 from app.services.notices import SignInNotices
 from app.services.passkeys import PasskeyService
@@ -55,6 +58,9 @@ class Services:
     budgets: Budgets
     counters: Storage  # rate limits and attempt counts (memory or Redis)
     counters_pool: coredis.ConnectionPool | None  # the Redis connections of `counters`
+    # The live-session cache and, on PostgreSQL, the feed that keeps it true across instances.
+    live: LiveSessions | None
+    feed: InvalidationFeed | None
 
     @classmethod
     def build(
@@ -79,10 +85,18 @@ class Services:
         phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings), counters)
         registry.register(PhoneProvider(phone_codes))
         devices = DeviceCookies(settings.secret)
+        live = LiveSessions(settings.session_cache_ttl) if settings.session_cache_ttl > 0 else None
+        feed = None
+        if live is not None:
+            revocations.register(live)
+            if not settings.database_url.startswith("sqlite"):
+                # Several instances may share the database: trusted only while listening.
+                feed = InvalidationFeed(live)
+                live.trusted = False
         budgets = Budgets(settings, counters, devices)
         post = Postbox(mailer, mail_queue, budgets)
         notices = SignInNotices(settings, devices, post, templates)
-        sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices)
+        sessions = SessionService(settings, access, RefreshTokens(settings), devices, notices, live)
         mfa = MfaService(settings, budgets, sessions)
         social = SocialService(settings, sessions, mfa, registry, http_transport)
         return cls(
@@ -105,9 +119,18 @@ class Services:
             budgets=budgets,
             counters=counters,
             counters_pool=pool,
+            live=live,
+            feed=feed,
         )
 
+    def start(self) -> None:
+        """Background work that needs the running loop and the database (the app's lifespan)."""
+        if self.feed is not None:
+            self.feed.start()
+
     async def close(self) -> None:
+        if self.feed is not None:
+            await self.feed.stop()
         await self.mail_queue.drain()
         self.passwords.close()
         await self.passwords.policy.aclose()

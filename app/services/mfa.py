@@ -14,16 +14,16 @@ import hmac
 
 from cryptography.fernet import InvalidToken
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from app.auth import mfa
 from app.auth.secrets import SecretBox
 from app.config import Settings
 from app.errors import InvalidOtp, InvalidPayload
 from app.models import RecoveryCode, User
-from app.services import audit
+from app.services import audit, revocations
 from app.services.budgets import Budgets
 from app.services.client import ClientInfo, now
+from app.services.revocations import in_transaction
 from app.services.sessions import SessionService
 
 # How long a generated secret waits for `enable`: time enough to scan the QR code and type
@@ -59,6 +59,7 @@ class MfaService:
             )
             if won:
                 user.tfa_last_step = step
+                await revocations.forget_user(user.id)
             return bool(won)
         used = await RecoveryCode.filter(user_id=user.id, code_hash=mfa.recovery_code_hash(otp), used_at=None).update(
             used_at=now()
@@ -74,6 +75,7 @@ class MfaService:
         secret = mfa.new_secret()
         sealed = self.pending_box.seal(secret)
         await User.filter(id=user.id).update(tfa_pending_secret=sealed)
+        await revocations.forget_user(user.id)
         user.tfa_pending_secret = sealed
         return secret, mfa.provisioning_uri(secret, user.email or user.phone or str(user.id), self.issuer)
 
@@ -118,6 +120,7 @@ class MfaService:
         await self.confirm(user, otp, client)
         async with in_transaction():
             await User.filter(id=user.id).update(tfa_secret=None, tfa_last_step=None)
+            await revocations.forget_user(user.id)
             await RecoveryCode.filter(user_id=user.id).delete()
         user.tfa_secret = None
         await audit.record("tfa.disabled", user_id=user.id, client=client)

@@ -9,13 +9,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from uuid import UUID
 
-from tortoise.transactions import in_transaction
-
 from app.auth.passwords import Passwords
 from app.auth.secrets import hash_token, new_token
 from app.errors import InvalidToken, TokenExpired
 from app.models import OneTimeToken, Purpose, User
 from app.services.client import now
+from app.services.revocations import in_transaction
 
 MAX_TOKEN_LENGTH = 128
 

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 from webauthn import (
     base64url_to_bytes,
     generate_authentication_options,
@@ -57,6 +56,7 @@ from app.models import Ceremony, Passkey, User, WebAuthnChallenge
 from app.services import audit, one_time
 from app.services.budgets import Budgets
 from app.services.client import ClientInfo, now
+from app.services.revocations import in_transaction
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.timing import stall
 from app.services.users import clean_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 import logging
 import uuid
@@ -15,8 +16,10 @@ from app.auth.viewer import Viewer
 from app.config import Settings
 from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, Status, User
-from app.services import audit
+from app.models.session import TOUCH_INTERVAL
+from app.services import audit, revocations
 from app.services.client import ClientInfo, now
+from app.services.live_sessions import LiveSessions
 from app.services.notices import SignInNotices
 from app.services.pagination import Page, keyset_page
 
@@ -47,8 +50,11 @@ class SessionService:
         refresh: RefreshTokens,
         devices: DeviceCookies,
         notices: SignInNotices | None = None,
+        remembered: LiveSessions | None = None,
     ) -> None:
         self.settings = settings
+        # Live sessions remembered in process (None: SESSION_CACHE_TTL=0).
+        self.remembered = remembered
         self.access = access
         self.refresh_tokens = refresh
         self.devices = devices
@@ -96,6 +102,7 @@ class SessionService:
             current = self.refresh_tokens.derive(str(session.id), session.seed, session.generation)
             return self._issue(session.user, session, current)
         await Session.filter(id=session.id).update(revoked_at=now())
+        await revocations.forget_session(session.id)
         log.warning("refresh token reused after rotation: session %s revoked", session.id)
         await audit.record("refresh_token.reused", user_id=session.user_id, session_id=str(session.id))
         raise InvalidToken()
@@ -120,10 +127,27 @@ class SessionService:
     async def viewer_for_access_token(self, token: str) -> Viewer:
         """Who an access token stands for; raises for a bad, expired or revoked one."""
         claims = self.access.decode(token)
-        # The one indexed lookup of an authenticated request: it proves the session is still
-        # live (logout, reset and suspension revoke at once) and brings the user along.
-        user = await Session.live_user(_uuid(claims.session_id), now())
-        if user is None or str(user.id) != claims.user_id or user.status != Status.active:
+        session_id = _uuid(claims.session_id)
+        moment = now()
+        live = self.remembered.get(session_id) if self.remembered is not None else None
+        if live is not None and live.expires_at > moment:
+            user = live.user_copy()
+            if live.last_used_at is None or (moment - live.last_used_at).total_seconds() > TOUCH_INTERVAL:
+                live.last_used_at = moment
+                await Session.touch(session_id, moment)
+        else:
+            # The one indexed lookup of an authenticated request: it proves the session is
+            # still live (logout, reset and suspension revoke at once) and brings the user
+            # along. Kept for the next requests unless something was revoked meanwhile.
+            epoch = self.remembered.epoch if self.remembered is not None else 0
+            found = await Session.live_user(session_id, moment)
+            if found is None:
+                raise InvalidToken()
+            user, expires_at, last_used_at = found
+            if self.remembered is not None:
+                self.remembered.put(session_id, user, expires_at, last_used_at, epoch)
+                user = copy.copy(user)
+        if str(user.id) != claims.user_id or user.status != Status.active:
             raise InvalidToken()
         return Viewer(user=user, role=str(user.role), session_id=claims.session_id)
 
@@ -143,12 +167,15 @@ class SessionService:
         session = await self.live_session_for(token)
         if session is None or not await Session.filter(id=session.id, revoked_at=None).update(revoked_at=now()):
             raise InvalidToken()
+        await revocations.forget_session(session.id)
 
     async def revoke_all(self, user_id: str, keep: str | None = None) -> int:
         query = Session.filter(user_id=user_id, revoked_at=None)
         if keep:
             query = query.exclude(id=keep)
-        return await query.update(revoked_at=now())
+        revoked = await query.update(revoked_at=now())
+        await revocations.forget_user(user_id)
+        return revoked
 
     async def authenticated_within(self, session_id: str, seconds: float) -> bool:
         """Whether the session signed in, or re-authenticated, within the last `seconds`."""
@@ -170,6 +197,7 @@ class SessionService:
         updated = await Session.filter(id=session_id, user_id=user_id, revoked_at=None).update(revoked_at=now())
         if not updated:
             raise Forbidden()
+        await revocations.forget_session(session_id)
 
     async def _presented(self, token: str) -> tuple[Session, int]:
         """The live session a token names and the generation it is; a forged token, or one

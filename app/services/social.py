@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import httpx
 from cryptography.fernet import InvalidToken as BadFlowCookie
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email
 from app.auth.links import LinkTarget, allowed_origins, allowed_target, build_link
@@ -31,6 +30,7 @@ from app.services import audit, one_time
 from app.services.client import ClientInfo
 from app.services.mfa import MfaService
 from app.services.reclaim import hand_over
+from app.services.revocations import in_transaction
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.ways_in import keeps_a_way_in
 

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.auth.identifiers import normalize_email, normalize_phone
 from app.auth.links import LinkTarget, build_link, link_target
@@ -17,11 +16,12 @@ from app.errors import Forbidden, InvalidPayload, RecordNotUnique
 from app.mail import Mail
 from app.mail_templates import MailTemplates
 from app.models import Purpose, Role, Status, User
-from app.services import audit, one_time
+from app.services import audit, one_time, revocations
 from app.services.api_tokens import ApiTokenService
 from app.services.phone_codes import PhoneCodes
 from app.services.postbox import MailPurpose, Postbox
 from app.services.reclaim import hand_over
+from app.services.revocations import in_transaction
 from app.services.sessions import SessionService
 from app.services.timing import stall
 
@@ -248,6 +248,7 @@ class Names:
 async def _forget_unverified(user: User) -> None:
     # Only while nothing proved the address meanwhile (a reset or magic link activates it).
     await User.filter(id=user.id, status=Status.unverified, email_verified=False).delete()
+    await revocations.forget_user(user.id)
 
 
 def clean_name(value: str | None) -> str | None:
