@@ -25,6 +25,7 @@ log = logging.getLogger("app.sessions")
 HEARTBEAT = 1.0  # seconds between checks that the listening connection still answers
 HEARTBEAT_TIMEOUT = 1.0
 RETRY = 1.0  # seconds between attempts to listen again
+APPLICATION_NAME = "auth-revocation-feed"
 
 
 class InvalidationFeed:
@@ -60,6 +61,7 @@ class InvalidationFeed:
         try:
             await connection.add_listener(revocations.CHANNEL, _heard)
             self.cache.trust()
+            log.info("revocation feed listening: session cache in use")
             while not lost.is_set():
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
                 try:
@@ -86,6 +88,7 @@ async def _connect() -> asyncpg.Connection:
         user=client.user,
         password=client.password,
         database=client.database,
-        server_settings=client.server_settings or None,
+        # Named, so operators (and tests) can tell it in pg_stat_activity.
+        server_settings={**(client.server_settings or {}), "application_name": APPLICATION_NAME},
         **extra,
     )
