@@ -6,6 +6,7 @@ to users or sessions in app/ tells the cache (app/services/revocations.py)."""
 from __future__ import annotations
 
 import ast
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,3 +171,13 @@ def test_every_write_to_users_or_sessions_tells_the_cache() -> None:
             if writes and not _forgets(node) and (relative, node.name) not in ALLOWED:
                 forgetful.append(f"{relative} {node.name}: {', '.join(writes)}")
     assert not forgetful, "call revocations.forget_user / forget_session after:\n" + "\n".join(forgetful)
+
+
+async def test_a_token_verified_before_still_expires(app_with: Any) -> None:
+    # Verified tokens are remembered by their text (app/auth/tokens.py); `exp` is not.
+    async with app_with(ACCESS_TOKEN_TTL="1") as api:
+        await api.signup()
+        token = (await api.login())["access_token"]
+        await warm(api, token)
+        await asyncio.sleep(2.1)
+        assert codes(await api.gql(ME, token=token)) == ["TOKEN_EXPIRED"]
