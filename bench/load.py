@@ -119,7 +119,9 @@ async def _run_builtin(port: int, load: Load, connections: int, seconds: float) 
                 if status != 200 or load.expect.encode() not in body or b'"errors"' in body:
                     failures += 1
                 if load.chain:
-                    refresh = json.loads(body).get("data", {}).get("auth_refresh", {}).get("refresh_token") or refresh
+                    # A refused refresh (null data) keeps the token it had.
+                    answer = (json.loads(body).get("data") or {}).get("auth_refresh") or {}
+                    refresh = answer.get("refresh_token") or refresh
         finally:
             writer.close()
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tortoise import connections, fields
@@ -65,6 +65,34 @@ class Session(Model):
         return User._init_from_db(**row), expires_at, last_used_at
 
     @classmethod
+    async def with_user(cls, session_id: str) -> Session | None:
+        """The session and its user in one statement (a refresh's read), whatever its state.
+        Hand-written like `live_user`: the select_related queryset cost more than the query."""
+        connection = connections.get("default")
+        rows = await connection.execute_query_dict(_WITH_USER_SQL.format(*_placeholders(connection, 1)), [session_id])
+        if not rows:
+            return None
+        row = rows[0]
+        own = {name: row.pop(f"s__{name}") for name in _SESSION_COLUMNS}
+        from app.models.user import User
+
+        session = cls._init_from_db(**own)
+        session.user = User._init_from_db(**row)
+        return session
+
+    @classmethod
+    async def advance(
+        cls, session_id: str, generation: int, refresh_hash: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Move the session from `generation - 1` to `generation` (optimistic concurrency:
+        of two racing refreshes, one moves it); False when it had already moved."""
+        connection = connections.get("default")
+        sql = _ADVANCE_SQL.format(*_placeholders(connection, 7))
+        values = [generation, refresh_hash, now, now, expires_at, session_id, generation - 1]
+        updated, _ = await connection.execute_query(sql, values)
+        return bool(updated)
+
+    @classmethod
     async def touch(cls, session_id: str, now: datetime) -> None:
         """Record a use: at most one write per session per TOUCH_INTERVAL, not one per request."""
         await cls.filter(id=session_id).update(last_used_at=now)
@@ -77,3 +105,20 @@ _LIVE_USER_SQL = (
     "s.last_used_at AS session_last_used_at "
     "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {placeholder}"
 )
+_SESSION_COLUMNS = tuple(Session._meta.db_fields)
+# Column names come from the model; every value is a parameter.
+_WITH_USER_SQL = (
+    "SELECT u.*, "  # noqa: S608
+    + ", ".join(f"s.{name} AS s__{name}" for name in _SESSION_COLUMNS)
+    + " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {}"
+)
+_ADVANCE_SQL = (
+    "UPDATE sessions SET generation = {}, refresh_hash = {}, rotated_at = {}, last_used_at = {}, expires_at = {} "
+    "WHERE id = {} AND generation = {}"
+)
+
+
+def _placeholders(connection: Any, count: int) -> list[str]:
+    if connection.capabilities.dialect == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count

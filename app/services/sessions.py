@@ -93,7 +93,7 @@ class SessionService:
                 return self._issue(session.user, session, successor)
             # Lost a race with a concurrent refresh of the same token: reload; the token is
             # now the previous generation.
-            reloaded = await Session.filter(id=session.id).select_related("user").first()
+            reloaded = await Session.with_user(str(session.id))
             if reloaded is None:
                 raise InvalidToken()
             session = reloaded
@@ -205,7 +205,7 @@ class SessionService:
         if not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
             raise InvalidToken()
         session_id = RefreshTokens.session_id_of(token)
-        session = await Session.filter(id=session_id).select_related("user").first()
+        session = await Session.with_user(session_id)
         if session is None:
             raise InvalidToken()
         self._check_live(session)
@@ -221,15 +221,9 @@ class SessionService:
         generation = session.generation + 1
         successor = self.refresh_tokens.derive(str(session.id), session.seed, generation)
         moment = now()
+        expires_at = moment + timedelta(seconds=self.settings.refresh_token_ttl)
         # Optimistic concurrency: only one of two racing refreshes moves the generation.
-        updated = await Session.filter(id=session.id, generation=session.generation).update(
-            generation=generation,
-            refresh_hash=hash_token(successor),
-            rotated_at=moment,
-            last_used_at=moment,
-            expires_at=moment + timedelta(seconds=self.settings.refresh_token_ttl),
-        )
-        if not updated:
+        if not await Session.advance(str(session.id), generation, hash_token(successor), moment, expires_at):
             return None
         session.generation = generation
         return successor
