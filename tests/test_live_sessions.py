@@ -181,3 +181,40 @@ async def test_a_token_verified_before_still_expires(app_with: Any) -> None:
         await warm(api, token)
         await asyncio.sleep(2.1)
         assert codes(await api.gql(ME, token=token)) == ["TOKEN_EXPIRED"]
+
+
+async def test_32_racing_refreshes_of_a_remembered_session_get_one_successor(api: Api) -> None:
+    # The session is remembered (its access token was used), so refreshes take the
+    # one-statement path; the race rules of the contract still hold.
+    await api.signup()
+    first = await api.login()
+    await warm(api, first["access_token"])
+    results = await asyncio.gather(*(api.gql(REFRESH, {"t": first["refresh_token"]}) for _ in range(32)))
+    assert all(r.get("errors") is None for r in results), [r for r in results if r.get("errors")][:1]
+    assert len({r["data"]["auth_refresh"]["refresh_token"] for r in results}) == 1
+    session = await Session.get(revoked_at=None)
+    assert session.generation == 1
+    # Chains go on from the one successor, remembered or not.
+    token = results[0]["data"]["auth_refresh"]["refresh_token"]
+    for generation in (2, 3):
+        token = (await api.gql(REFRESH, {"t": token}))["data"]["auth_refresh"]["refresh_token"]
+        assert (await Session.get(id=session.id)).generation == generation
+
+
+async def test_32_chains_at_once_lose_no_successor(api: Api) -> None:
+    await api.signup()
+    chains = [(await api.login())["refresh_token"] for _ in range(32)]
+
+    async def chain(token: str) -> str:
+        for _ in range(3):
+            answer = await api.gql(REFRESH, {"t": token})
+            assert answer.get("errors") is None, answer
+            token = answer["data"]["auth_refresh"]["refresh_token"]
+        return token
+
+    last = await asyncio.gather(*(chain(t) for t in chains))
+    assert len(set(last)) == 32
+    assert [s.generation for s in await Session.filter(revoked_at=None)] == [3] * 32
+    # Each chain's last token is its current one.
+    for token in last[:2]:
+        assert (await api.gql(REFRESH, {"t": token})).get("errors") is None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from tortoise import connections, fields
@@ -9,6 +9,14 @@ from tortoise.models import Model
 
 if TYPE_CHECKING:
     from app.models.user import User
+
+
+class LiveRow(NamedTuple):
+    user: User
+    expires_at: datetime
+    last_used_at: datetime | None
+    seed: str
+    generation: int
 
 
 class Session(Model):
@@ -42,10 +50,10 @@ class Session(Model):
         return self.revoked_at is None and self.expires_at > now
 
     @classmethod
-    async def live_user(cls, session_id: str, now: datetime) -> tuple[User, datetime, datetime | None] | None:
-        """The user of a live session with the session's expiry and last use, in one indexed
-        lookup: the per-request cost of an access token the cache does not know. Hand-written
-        SQL because building the equivalent queryset costs more than running it (bench/)."""
+    async def live_user(cls, session_id: str, now: datetime) -> LiveRow | None:
+        """The user of a live session with what the live-session cache keeps of the session,
+        in one indexed lookup: the per-request cost of an access token the cache does not
+        know. Hand-written SQL: building the equivalent queryset costs more than running it."""
         connection = connections.get("default")
         placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
         rows = await connection.execute_query_dict(_LIVE_USER_SQL.format(placeholder=placeholder), [session_id])
@@ -55,6 +63,7 @@ class Session(Model):
         expires_at = _DATETIME.to_python_value(row.pop("session_expires_at"))
         last_used_at = _DATETIME.to_python_value(row.pop("session_last_used_at"))
         revoked_at = row.pop("session_revoked_at")
+        seed, generation = row.pop("session_seed"), row.pop("session_generation")
         if revoked_at is not None or expires_at is None or expires_at <= now:
             return None
         if last_used_at is None or (now - last_used_at).total_seconds() > TOUCH_INTERVAL:
@@ -62,7 +71,7 @@ class Session(Model):
             await cls.touch(session_id, now)
         from app.models.user import User
 
-        return User._init_from_db(**row), expires_at, last_used_at
+        return LiveRow(User._init_from_db(**row), expires_at, last_used_at, seed, generation)
 
     @classmethod
     async def with_user(cls, session_id: str) -> Session | None:
@@ -84,11 +93,12 @@ class Session(Model):
     async def advance(
         cls, session_id: str, generation: int, refresh_hash: str, now: datetime, expires_at: datetime
     ) -> bool:
-        """Move the session from `generation - 1` to `generation` (optimistic concurrency:
-        of two racing refreshes, one moves it); False when it had already moved."""
+        """Move a live session from `generation - 1` to `generation` (optimistic concurrency:
+        of two racing refreshes, one moves it); False when it had already moved, or was
+        revoked or expired meanwhile."""
         connection = connections.get("default")
-        sql = _ADVANCE_SQL.format(*_placeholders(connection, 7))
-        values = [generation, refresh_hash, now, now, expires_at, session_id, generation - 1]
+        sql = _ADVANCE_SQL.format(*_placeholders(connection, 8))
+        values = [generation, refresh_hash, now, now, expires_at, session_id, generation - 1, now]
         updated, _ = await connection.execute_query(sql, values)
         return bool(updated)
 
@@ -102,7 +112,7 @@ TOUCH_INTERVAL = 60
 _DATETIME = Session._meta.fields_map["expires_at"]
 _LIVE_USER_SQL = (
     "SELECT u.*, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, "
-    "s.last_used_at AS session_last_used_at "
+    "s.last_used_at AS session_last_used_at, s.seed AS session_seed, s.generation AS session_generation "
     "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {placeholder}"
 )
 _SESSION_COLUMNS = tuple(Session._meta.db_fields)
@@ -114,7 +124,7 @@ _WITH_USER_SQL = (
 )
 _ADVANCE_SQL = (
     "UPDATE sessions SET generation = {}, refresh_hash = {}, rotated_at = {}, last_used_at = {}, expires_at = {} "
-    "WHERE id = {} AND generation = {}"
+    "WHERE id = {} AND generation = {} AND revoked_at IS NULL AND expires_at > {}"
 )
 
 

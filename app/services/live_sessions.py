@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.models import User
+from app.models.session import LiveRow
 
 
 @dataclass
@@ -25,6 +26,10 @@ class LiveSession:
     user: User  # the snapshot; handed out as a copy (requests may set attributes on theirs)
     expires_at: datetime
     last_used_at: datetime | None
+    # The refresh token's derivation (app/auth/tokens.py RefreshTokens): a refresh of the
+    # current token is then one conditional UPDATE.
+    seed: str
+    generation: int
     kept_until: float  # time.monotonic()
 
     def user_copy(self) -> User:
@@ -56,12 +61,16 @@ class LiveSessions:
         self.entries.move_to_end(session_id)
         return entry
 
-    def put(self, session_id: str, user: User, expires_at: datetime, last_used_at: datetime | None, epoch: int) -> None:
+    def put(self, session_id: str, row: LiveRow, epoch: int) -> None:
         """Keep a lookup's answer, unless something was invalidated since `epoch` was read."""
         if not self.trusted or epoch != self.epoch or self.ttl <= 0:
             return
         self._drop(session_id)
-        self.entries[session_id] = LiveSession(user, expires_at, last_used_at, time.monotonic() + self.ttl)
+        user = row.user
+        kept_until = time.monotonic() + self.ttl
+        self.entries[session_id] = LiveSession(
+            user, row.expires_at, row.last_used_at, row.seed, row.generation, kept_until
+        )
         self.by_user.setdefault(str(user.id), set()).add(session_id)
         while len(self.entries) > self.maxsize:
             self._drop(next(iter(self.entries)))

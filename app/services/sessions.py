@@ -16,7 +16,7 @@ from app.auth.viewer import Viewer
 from app.config import Settings
 from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, Status, User
-from app.models.session import TOUCH_INTERVAL
+from app.models.session import TOUCH_INTERVAL, LiveRow
 from app.services import audit, revocations
 from app.services.client import ClientInfo, now
 from app.services.live_sessions import LiveSessions
@@ -86,10 +86,19 @@ class SessionService:
         presented again within REFRESH_TOKEN_REUSE_INTERVAL, gets the same successor (two tabs
         refreshing at once); any other old token means it was copied: the whole session is
         revoked."""
+        remembered = await self._rotate_remembered(token)
+        if remembered is not None:
+            return remembered
+        epoch = self.remembered.epoch if self.remembered is not None else 0
         session, generation = await self._presented(token)
         if generation == session.generation:
             successor = await self._advance(session)
             if successor is not None:
+                if self.remembered is not None:
+                    row = LiveRow(
+                        session.user, session.expires_at, session.last_used_at, session.seed, session.generation
+                    )
+                    self.remembered.put(str(session.id), row, epoch)
                 return self._issue(session.user, session, successor)
             # Lost a race with a concurrent refresh of the same token: reload; the token is
             # now the previous generation.
@@ -106,6 +115,33 @@ class SessionService:
         log.warning("refresh token reused after rotation: session %s revoked", session.id)
         await audit.record("refresh_token.reused", user_id=session.user_id, session_id=str(session.id))
         raise InvalidToken()
+
+    async def _rotate_remembered(self, token: str) -> IssuedTokens | None:
+        """A refresh in one statement: the session is remembered, live, and the token is its
+        current one. The UPDATE is conditional on the generation and on the session being
+        live in the database, so a stale memory can only make it fall back (None) to the
+        full path, never rotate a revoked session."""
+        if self.remembered is None or not token or len(token) > MAX_REFRESH_TOKEN_LENGTH:
+            return None
+        try:
+            session_id = RefreshTokens.session_id_of(token)
+        except InvalidToken:
+            return None
+        live = self.remembered.get(session_id)
+        moment = now()
+        if live is None or live.expires_at <= moment or live.user.status != Status.active:
+            return None
+        if not hmac.compare_digest(self.refresh_tokens.derive(session_id, live.seed, live.generation), token):
+            return None
+        generation = live.generation + 1
+        successor = self.refresh_tokens.derive(session_id, live.seed, generation)
+        expires_at = moment + timedelta(seconds=self.settings.refresh_token_ttl)
+        if not await Session.advance(session_id, generation, hash_token(successor), moment, expires_at):
+            return None
+        live.generation, live.expires_at, live.last_used_at = generation, expires_at, moment
+        user = live.user_copy()
+        access, expires = self.access.issue(str(user.id), session_id, str(user.role))
+        return IssuedTokens(access, expires, successor, user, session_id)
 
     async def live_session_for(self, token: str) -> Session | None:
         """The live session whose current token this is (or the one rotated just before,
@@ -143,9 +179,9 @@ class SessionService:
             found = await Session.live_user(session_id, moment)
             if found is None:
                 raise InvalidToken()
-            user, expires_at, last_used_at = found
+            user = found.user
             if self.remembered is not None:
-                self.remembered.put(session_id, user, expires_at, last_used_at, epoch)
+                self.remembered.put(session_id, found, epoch)
                 user = copy.copy(user)
         if str(user.id) != claims.user_id or user.status != Status.active:
             raise InvalidToken()
@@ -225,7 +261,7 @@ class SessionService:
         # Optimistic concurrency: only one of two racing refreshes moves the generation.
         if not await Session.advance(str(session.id), generation, hash_token(successor), moment, expires_at):
             return None
-        session.generation = generation
+        session.generation, session.expires_at, session.last_used_at = generation, expires_at, moment
         return successor
 
     def _within_reuse_interval(self, session: Session) -> bool:
