@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from app.models import Identity, Role, User
-from tests.conftest import BASE_URL, LOGIN, Api, codes, csrf, make_settings, running_app
+from tests.conftest import BASE_URL, LOGIN, Api, codes, csrf, make_settings, running_app, update_user
 from tests.oidc_provider import OpenIDProvider
 from tests.test_pages import page_rules
 
@@ -452,7 +452,7 @@ async def _at_the_code_page(api: Api) -> str:
     from tests.conftest import TEST_SECRET
 
     secret = pyotp.random_base32()
-    await User.filter(email="ana@example.com").update(tfa_secret=SecretBox(TEST_SECRET).seal(secret))
+    await update_user("ana@example.com", tfa_secret=SecretBox(TEST_SECRET).seal(secret))
     api.http.cookies.clear()
     answer, _ = await browser(api, "/auth/login/oidc")
     assert answer.headers["location"] == "/auth/pages/otp"
