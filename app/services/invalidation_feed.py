@@ -32,19 +32,23 @@ class InvalidationFeed:
     def __init__(self, cache: LiveSessions) -> None:
         self.cache = cache
         self.task: asyncio.Task[None] | None = None
+        self.stopped = False
 
     def start(self) -> None:
         self.cache.distrust()
         self.task = asyncio.get_running_loop().create_task(self._run(), name="invalidation-feed")
 
     async def stop(self) -> None:
-        if self.task is not None:
+        self.stopped = True
+        # Cancelled until done: Python 3.11's wait_for can swallow a cancellation that
+        # arrives as its inner await completes.
+        while self.task is not None and not self.task.done():
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+            await asyncio.wait({self.task}, timeout=0.1)
         self.cache.distrust()
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopped:
             try:
                 await self._listen()
             except asyncio.CancelledError:
@@ -56,18 +60,15 @@ class InvalidationFeed:
 
     async def _listen(self) -> None:
         connection = await _connect()
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _connection: lost.set())
+        # The moment the connection ends, not at the next heartbeat.
+        connection.add_termination_listener(lambda _connection: self.cache.distrust())
         try:
             await connection.add_listener(revocations.CHANNEL, _heard)
             self.cache.trust()
             log.info("revocation feed listening: session cache in use")
-            while not lost.is_set():
+            while not connection.is_closed() and not self.stopped:
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_TIMEOUT)
-                try:
-                    await asyncio.wait_for(lost.wait(), HEARTBEAT)
-                except TimeoutError:
-                    pass
+                await asyncio.sleep(HEARTBEAT)
         finally:
             self.cache.distrust()
             if not connection.is_closed():
