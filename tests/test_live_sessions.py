@@ -218,3 +218,19 @@ async def test_32_chains_at_once_lose_no_successor(api: Api) -> None:
     # Each chain's last token is its current one.
     for token in last[:2]:
         assert (await api.gql(REFRESH, {"t": token})).get("errors") is None
+
+
+async def test_a_sign_in_updates_remembered_sessions_in_place(api: Api) -> None:
+    # Each sign-in saves last_login_at; the account's remembered sessions are updated, not
+    # dropped (a sign-in storm would otherwise send every signed-in request to the database).
+    await api.signup()
+    tokens = await api.login()
+    await warm(api, tokens["access_token"])
+    remembered = api.services.sessions.remembered
+    [entry] = remembered.entries.values()
+    before = entry.user.last_login_at
+    await api.login()
+    assert list(remembered.entries.values()) == [entry]
+    assert entry.user.last_login_at is not None and entry.user.last_login_at > before
+    seen = await api.gql("{ users_me { last_login_at } }", token=tokens["access_token"])
+    assert seen["data"]["users_me"]["last_login_at"] == entry.user.last_login_at.isoformat()

@@ -84,6 +84,12 @@ class LiveSessions:
         for session_id in self.by_user.pop(user_id, set()):
             self.entries.pop(session_id, None)
 
+    def update_user(self, user_id: str, values: dict[str, object]) -> None:
+        """Set fields of the user's remembered snapshots (fields that decide nothing)."""
+        for session_id in self.by_user.get(user_id, ()):
+            for name, value in values.items():
+                setattr(self.entries[session_id].user, name, value)
+
     def clear(self) -> None:
         self.epoch += 1
         self.entries.clear()

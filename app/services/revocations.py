@@ -89,10 +89,25 @@ async def _forget(message: str) -> None:
         await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, message])
 
 
+# Saved on every sign-in and changes no decision: remembered copies are updated in place
+# on this instance rather than forgotten (forgetting on each sign-in made every signed-in
+# request of the account look up again during a sign-in storm). Other instances show it up
+# to SESSION_CACHE_TTL late.
+UPDATED_IN_PLACE = frozenset({"last_login_at"})
+
+
 @post_save(User)
-async def _user_saved(sender: type[User], instance: User, created: bool, *_: Any) -> None:
-    if not created:
-        await forget_user(instance.id)
+async def _user_saved(
+    sender: type[User], instance: User, created: bool, using_db: Any, update_fields: list[str] | None
+) -> None:
+    if created:
+        return
+    if update_fields and set(update_fields) <= UPDATED_IN_PLACE:
+        values = {name: getattr(instance, name) for name in update_fields}
+        for cache in list(_caches):
+            cache.update_user(str(instance.id), values)
+        return
+    await forget_user(instance.id)
 
 
 @post_delete(User)
