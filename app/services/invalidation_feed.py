@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from tortoise import connections
 
 from app.services import revocations
