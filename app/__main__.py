@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -88,6 +89,11 @@ def serve(settings: Settings, reload: bool) -> int:
         return 2
     if settings.metrics_enabled and settings.workers > 1:
         metrics.share_between_workers()  # before they start: each counts into files /metrics sums
+    if settings.workers > 1 and settings.database_url.startswith("sqlite") and settings.session_cache_ttl:
+        # Processes on one SQLite file cannot tell each other of a revocation (there is no
+        # NOTIFY): each worker looks every session up instead of remembering it.
+        os.environ["SESSION_CACHE_TTL"] = "0"
+        print("WORKERS > 1 on SQLite: the live-session cache is off (SESSION_CACHE_TTL=0)", file=sys.stderr)
     uvicorn.run(
         "app.main:app",
         host=settings.host,

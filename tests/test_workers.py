@@ -8,6 +8,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -82,3 +83,34 @@ def test_reload_with_several_workers_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "WORKERS" in result.stderr
+
+
+def test_workers_on_one_sqlite_file_never_serve_a_revoked_session(tmp_path: Path) -> None:
+    # Processes on one SQLite file cannot tell each other of a revocation: the session cache
+    # must be off, or a worker that remembered the session would accept it after a logout.
+    query = "mutation($e: String!, $p: String!) { %s }"
+    create = query % "createUser(authProvider: {email: {email: $e, password: $p}}) { id }"
+    login = query % "auth_login(email: $e, password: $p) { access_token refresh_token }"
+    me = {"query": "{ users_me { email } }"}
+    credentials = {"e": "ana@example.com", "p": "correct horse battery"}
+    with served(tmp_path, migrate=True, WORKERS="2", RATE_LIMITER_ENABLED="false") as server:
+        assert "the live-session cache is off" in server.log.read_text()
+
+        def post(body: dict[str, object], token: str | None = None) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            # A new connection each time, so both workers answer some.
+            return dict(httpx.post(f"{server.base_url}/graphql", json=body, headers=headers, timeout=10).json())
+
+        post({"query": create, "variables": credentials})
+        tokens = post({"query": login, "variables": credentials})["data"]["auth_login"]
+        for _ in range(20):
+            assert post(me, tokens["access_token"])["data"]["users_me"]["email"] == "ana@example.com"
+        logout = post(
+            {
+                "query": "mutation($t: String) { auth_logout(refresh_token: $t) }",
+                "variables": {"t": tokens["refresh_token"]},
+            }
+        )
+        assert logout["data"]["auth_logout"] is True
+        for _ in range(20):
+            assert post(me, tokens["access_token"])["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
