@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from app.redaction import REDACTED, RedactSecrets, redact
-from tests.conftest import TEST_SECRET
+from tests.served import served
 
 
 def _access_record(path_with_query: str) -> logging.LogRecord:
@@ -47,45 +42,13 @@ def test_lines_without_secrets_are_left_alone() -> None:
         assert redact(text) == text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_served_access_log_never_shows_a_token(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "SECRET": TEST_SECRET,
-        "DATABASE_URL": f"sqlite://{tmp_path}/app.db",
-        "LOG_LEVEL": "info",
-        "ACCESS_TOKEN_QUERY_PARAM": "true",
-    }
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.1)
-            page = httpx.get(f"{base}/auth/pages/reset-password?token=Pw-Reset-Token-123")
-            assert page.status_code == 200
-            httpx.get(f"{base}/graphql?query=%7B__typename%7D&access_token=eyJAccess.Token.456")
-            httpx.get(f"{base}/auth/login/nobody/callback?code=Oauth-Code-789&state=State-Value-0")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with served(tmp_path, LOG_LEVEL="info", ACCESS_TOKEN_QUERY_PARAM="true") as server:
+        base, log = server.base_url, server.log
+        page = httpx.get(f"{base}/auth/pages/reset-password?token=Pw-Reset-Token-123")
+        assert page.status_code == 200
+        httpx.get(f"{base}/graphql?query=%7B__typename%7D&access_token=eyJAccess.Token.456")
+        httpx.get(f"{base}/auth/login/nobody/callback?code=Oauth-Code-789&state=State-Value-0")
     output = log.read_text()
     assert "GET /auth/pages/reset-password?token=" in output, output  # the lines are there
     for secret in ("Pw-Reset-Token-123", "eyJAccess.Token.456", "Oauth-Code-789", "State-Value-0"):
