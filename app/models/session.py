@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
@@ -9,6 +11,16 @@ from tortoise.models import Model
 
 if TYPE_CHECKING:
     from app.models.user import User
+
+
+class Advance(NamedTuple):
+    """One refresh's move of its session to `generation` (see `Session.advance_many`)."""
+
+    session_id: str
+    generation: int
+    refresh_hash: str
+    now: datetime
+    expires_at: datetime
 
 
 class LiveRow(NamedTuple):
@@ -90,17 +102,26 @@ class Session(Model):
         return session
 
     @classmethod
-    async def advance(
-        cls, session_id: str, generation: int, refresh_hash: str, now: datetime, expires_at: datetime
-    ) -> bool:
-        """Move a live session from `generation - 1` to `generation` (optimistic concurrency:
-        of two racing refreshes, one moves it); False when it had already moved, or was
-        revoked or expired meanwhile."""
+    async def advance_many(cls, moves: Sequence[Advance]) -> set[str]:
+        """Move each live session from `generation - 1` to `generation`, in one statement (and
+        one commit): the ids of the sessions that moved. Optimistic concurrency: of two racing
+        refreshes, one moves it; a session that had already moved, or was revoked or expired
+        meanwhile, does not, and never holds back another. The ids must be distinct."""
         connection = connections.get("default")
-        sql = _ADVANCE_SQL.format(*_placeholders(connection, 8))
-        values = [generation, refresh_hash, now, now, expires_at, session_id, generation - 1, now]
-        updated, _ = await connection.execute_query(sql, values)
-        return bool(updated)
+        if connection.capabilities.dialect == "postgres":
+            columns = list(zip(*moves, strict=True)) if moves else [()] * 5
+            rows = await connection.execute_query_dict(_ADVANCE_MANY_POSTGRES, [list(column) for column in columns])
+        else:
+            # SQLite has no arrays: the moves travel as one JSON parameter, with datetimes in
+            # the text form sqlite3 stores them in.
+            payload = json.dumps(
+                [
+                    [m.session_id, m.generation, m.refresh_hash, m.now.isoformat(" "), m.expires_at.isoformat(" ")]
+                    for m in moves
+                ]  # fmt: skip
+            )
+            rows = await connection.execute_query_dict(_ADVANCE_MANY_SQLITE, [payload])
+        return {str(row["id"]) for row in rows}
 
     @classmethod
     async def touch(cls, session_id: str, now: datetime) -> None:
@@ -122,9 +143,21 @@ _WITH_USER_SQL = (
     + ", ".join(f"s.{name} AS s__{name}" for name in _SESSION_COLUMNS)
     + " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {}"
 )
-_ADVANCE_SQL = (
-    "UPDATE sessions SET generation = {}, refresh_hash = {}, rotated_at = {}, last_used_at = {}, expires_at = {} "
-    "WHERE id = {} AND generation = {} AND revoked_at IS NULL AND expires_at > {}"
+_ADVANCE_MANY_POSTGRES = (
+    "UPDATE sessions AS s SET generation = m.generation, refresh_hash = m.refresh_hash, rotated_at = m.now, "
+    "last_used_at = m.now, expires_at = m.expires_at "
+    "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
+    "AS m(id, generation, refresh_hash, now, expires_at) "
+    "WHERE s.id = m.id AND s.generation = m.generation - 1 AND s.revoked_at IS NULL AND s.expires_at > m.now "
+    "RETURNING s.id"
+)
+_ADVANCE_MANY_SQLITE = (
+    "UPDATE sessions SET generation = m.value ->> 1, refresh_hash = m.value ->> 2, rotated_at = m.value ->> 3, "
+    "last_used_at = m.value ->> 3, expires_at = m.value ->> 4 "
+    "FROM json_each(?) AS m "
+    "WHERE sessions.id = m.value ->> 0 AND sessions.generation = (m.value ->> 1) - 1 "
+    "AND sessions.revoked_at IS NULL AND sessions.expires_at > m.value ->> 3 "
+    "RETURNING sessions.id"
 )
 
 

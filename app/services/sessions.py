@@ -16,12 +16,13 @@ from app.auth.viewer import Viewer
 from app.config import Settings
 from app.errors import Forbidden, InvalidToken, TokenExpired, UserSuspended
 from app.models import Session, Status, User
-from app.models.session import TOUCH_INTERVAL, LiveRow
+from app.models.session import TOUCH_INTERVAL, Advance, LiveRow
 from app.services import audit, revocations
 from app.services.client import ClientInfo, now
 from app.services.live_sessions import LiveSessions
 from app.services.notices import SignInNotices
 from app.services.pagination import Page, keyset_page
+from app.services.rotations import Rotations
 
 log = logging.getLogger("app.sessions")
 
@@ -59,6 +60,7 @@ class SessionService:
         self.refresh_tokens = refresh
         self.devices = devices
         self.notices = notices
+        self.rotations = Rotations()
 
     async def open(self, user: User, client: ClientInfo) -> IssuedTokens:
         session_id, seed = str(uuid.uuid4()), new_token(32)
@@ -136,7 +138,7 @@ class SessionService:
         generation = live.generation + 1
         successor = self.refresh_tokens.derive(session_id, live.seed, generation)
         expires_at = moment + timedelta(seconds=self.settings.refresh_token_ttl)
-        if not await Session.advance(session_id, generation, hash_token(successor), moment, expires_at):
+        if not await self.rotations.advance(Advance(session_id, generation, hash_token(successor), moment, expires_at)):
             return None
         live.generation, live.expires_at, live.last_used_at = generation, expires_at, moment
         user = live.user_copy()
@@ -259,7 +261,8 @@ class SessionService:
         moment = now()
         expires_at = moment + timedelta(seconds=self.settings.refresh_token_ttl)
         # Optimistic concurrency: only one of two racing refreshes moves the generation.
-        if not await Session.advance(str(session.id), generation, hash_token(successor), moment, expires_at):
+        move = Advance(str(session.id), generation, hash_token(successor), moment, expires_at)
+        if not await self.rotations.advance(move):
             return None
         session.generation, session.expires_at, session.last_used_at = generation, expires_at, moment
         return successor
