@@ -710,6 +710,10 @@ def ensure_sqlite_directory(database_url: str) -> None:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
+async def _keep_session_state(connection: object) -> None:
+    """asyncpg's pool `reset`: nothing to undo (see tortoise_config)."""
+
+
 def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str, Any]:
     """Tortoise's configuration for `database_url`. With `timeout` (seconds), no request waits
     on the database for longer: without it, a PostgreSQL host that goes silent (a partition,
@@ -724,6 +728,11 @@ def tortoise_config(database_url: str, timeout: float | None = None) -> dict[str
             credentials.setdefault("timeout", timeout)  # asyncpg: establishing a connection
             # asyncpg: each statement, BEGIN and COMMIT included (the URL gives it as text).
             credentials["command_timeout"] = float(credentials.get("command_timeout", timeout))
+            # asyncpg's default reset is a round trip (UNLISTEN, RESET ALL, ...) on every return
+            # of a connection to the pool, so one query cost two. The app sets no session state
+            # on pool connections (it LISTENs on a connection of its own); an open transaction
+            # is still rolled back by asyncpg before this runs.
+            credentials.setdefault("reset", _keep_session_state)
         elif connection["engine"] == "tortoise.backends.sqlite":
             # Every option becomes a PRAGMA: how long a write waits for another's lock.
             credentials.setdefault("busy_timeout", round(timeout * 1000))
