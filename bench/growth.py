@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.load import Load, Result, fetch, run
+from bench.load import Load, Result, fetch
 
 SIZES = (1_000, 1_000_000)
 BATCH = 100_000
@@ -74,13 +74,13 @@ async def grow_and_measure(env: dict[str, str], seconds: float, server_class: Ca
         try:
             port = server.port
             tokens = await sign_in(port)
-            me = await run(port, Load(ME, token=tokens["access_token"], expect=ADMIN[0]), connections=32,
-                           seconds=seconds)  # fmt: skip
+            me = await server.load(Load(ME, token=tokens["access_token"], expect=ADMIN[0]), connections=32,
+                                   seconds=seconds)  # fmt: skip
             chains = tuple([(await sign_in(port))["refresh_token"] for _ in range(32)])
-            refresh = await run(port, Load(REFRESH, expect="refresh_token", chain=chains), connections=32,
-                                seconds=seconds)  # fmt: skip
-            login = await run(port, Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}, expect="access_token"),
-                              connections=1, seconds=seconds)  # fmt: skip
+            refresh = await server.load(Load(REFRESH, expect="refresh_token", chain=chains), connections=32,
+                                        seconds=seconds)  # fmt: skip
+            login = await server.load(Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}, expect="access_token"),
+                                      connections=1, seconds=seconds)  # fmt: skip
             await fetch(port, Load(ME))
             measured[size] = {"users_me": me, "auth_refresh": refresh, "auth_login c=1": login}
         finally:

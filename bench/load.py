@@ -40,13 +40,17 @@ class Result:
     seconds: float = 0.0
     p50: float = float("nan")  # milliseconds
     p99: float = float("nan")
+    # The server's CPU time (all its threads) per answered request, when measured: what a
+    # request costs the server, whatever the load generator beside it takes from the cores.
+    cpu_us: float = float("nan")
 
     @property
     def rate(self) -> float:
         return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
 
     def as_json(self) -> dict[str, float]:
-        return {"rate": round(self.rate, 1), "p50_ms": self.p50, "p99_ms": self.p99, "errors": self.errors}
+        return {"rate": round(self.rate, 1), "p50_ms": self.p50, "p99_ms": self.p99, "errors": self.errors,
+                "server_cpu_us_per_request": round(self.cpu_us, 1)}  # fmt: skip
 
 
 def generator() -> str:
