@@ -74,21 +74,32 @@ async def grow_and_measure(env: dict[str, str], seconds: float, server_class: Ca
         try:
             port = server.port
             tokens = await sign_in(port)
-            me = await server.load(Load(ME, token=tokens["access_token"], expect=ADMIN[0]), connections=32,
-                                   seconds=seconds)  # fmt: skip
-            chains = tuple([(await sign_in(port))["refresh_token"] for _ in range(32)])
-            refresh = await server.load(Load(REFRESH, expect="refresh_token", chain=chains), connections=32,
-                                        seconds=seconds)  # fmt: skip
-            login = await server.load(Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}, expect="access_token"),
-                                      connections=1, seconds=seconds)  # fmt: skip
+            me = Load(ME, token=tokens["access_token"], expect=ADMIN[0])
+            login = Load(LOGIN, {"e": ADMIN[0], "p": ADMIN[1]}, expect="access_token")
+            best: dict[str, Result] = {}
+            # Each size's loads run twice and the better run counts: the two sizes are measured
+            # minutes apart, and one noisy neighbour would otherwise decide the comparison.
+            for _ in range(2):
+                chains = tuple([(await sign_in(port))["refresh_token"] for _ in range(32)])
+                runs = {
+                    "users_me": await server.load(me, connections=32, seconds=seconds),
+                    "auth_refresh": await server.load(
+                        Load(REFRESH, expect="refresh_token", chain=chains), connections=32, seconds=seconds
+                    ),  # fmt: skip
+                    "auth_login c=1": await server.load(login, connections=1, seconds=seconds),
+                }
+                for name, result in runs.items():
+                    if name not in best or result.rate > best[name].rate:
+                        best[name] = result
             await fetch(port, Load(ME))
-            measured[size] = {"users_me": me, "auth_refresh": refresh, "auth_login c=1": login}
+            measured[size] = best
         finally:
             server.stop()
     rows = []
     small, large = measured[SIZES[0]], measured[SIZES[1]]
     for name in small:
         slower = small[name].rate / large[name].rate - 1 if large[name].rate else float("inf")
-        compared = f"{slower:+.0%} vs 1k ({small[name].rate:,.0f} req/s)"
+        cpu = large[name].cpu_us / small[name].cpu_us - 1
+        compared = f"{slower:+.0%} vs 1k ({small[name].rate:,.0f} req/s), server CPU {cpu:+.0%}"
         rows.append(Row(f"{name} with 1M users and sessions", large[name], compared, "≤ 10% slower", slower <= 0.1))
     return rows
