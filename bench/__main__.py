@@ -177,9 +177,10 @@ async def measure_server(port: int, seconds: float, rows: list[Row], bare: Resul
     rows.append(Row("RSS after the runs, MB", value=f"{server.rss:.0f}", target="≤ 150", met=server.rss <= 150))
 
 
-async def measure(seconds: float, database_url: str | None, growth: bool) -> dict[str, object]:
+def environment(database_url: str | None) -> dict[str, str]:
+    """The served app's settings: a new SQLite file unless `database_url`."""
     workdir = Path(tempfile.mkdtemp(prefix="auth-bench-"))
-    env = {
+    return {
         "DATABASE_URL": database_url or f"sqlite://{workdir}/bench.db",
         "SECRET": "bench-secret-" + "x" * 40,
         "RATE_LIMITER_ENABLED": "false",
@@ -191,6 +192,10 @@ async def measure(seconds: float, database_url: str | None, growth: bool) -> dic
         "ADMIN_EMAIL": ADMIN[0],
         "ADMIN_PASSWORD": ADMIN[1],
     }
+
+
+async def measure(seconds: float, database_url: str | None, growth: bool) -> dict[str, object]:
+    env = environment(database_url)
     database = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     if database == "PostgreSQL":
         from bench.growth import reset
