@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpx
-from zxcvbn import zxcvbn
 
 from app.config import Settings
 from app.errors import InvalidPayload
@@ -53,6 +52,9 @@ def user_inputs(email: str | None, names: Iterable[str | None] = ()) -> list[str
 
 def _refusal(password: str, inputs: list[str], min_strength: int) -> str | None:
     """Why zxcvbn finds the password too weak, from the matches it found; None if it is not."""
+    # Imported on the first password chosen: its word lists hold 12 MB that signing in never reads.
+    from zxcvbn import zxcvbn
+
     with _zxcvbn_lock:
         result = zxcvbn(password[:SCORED_LENGTH], user_inputs=inputs, max_length=SCORED_LENGTH)
     if result["score"] >= min_strength:
