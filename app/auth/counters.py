@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import coredis
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+
+if TYPE_CHECKING:
+    import coredis
 
 log = logging.getLogger("app.counters")
 T = TypeVar("T")

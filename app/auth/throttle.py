@@ -9,8 +9,8 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-import coredis
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -20,6 +20,9 @@ from app.auth.counters import REDIS_TIMEOUT, FallbackStorage, redis_storage
 from app.auth.secrets import derive_key
 from app.config import Settings
 from app.errors import InvalidCredentials, InvalidOtp, RequestsExceeded
+
+if TYPE_CHECKING:
+    import coredis
 
 # 128 bits of the HMAC: collisions between accounts stay out of reach.
 _KEY_HEX_LENGTH = 32
@@ -31,6 +34,9 @@ def redis_pool(settings: Settings) -> coredis.ConnectionPool | None:
     `connection_pool` option), and a pool we own we can disconnect at shutdown."""
     if settings.rate_limiter_store != "redis":
         return None
+    # Imported with Redis only: coredis and what it loads hold 11 MB.
+    import coredis
+
     return coredis.ConnectionPool.from_url(
         (settings.rate_limiter_redis or "").removeprefix("async+"),
         connect_timeout=REDIS_TIMEOUT,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import coredis
 import httpx
 from limits.aio.storage import Storage
 
@@ -35,6 +35,9 @@ from app.services.sessions import SessionService
 from app.services.social import SocialService
 from app.services.users import UserService
 from app.sms import SmsSender, sms_sender_for
+
+if TYPE_CHECKING:
+    import coredis  # with Redis only (app/auth/throttle.py)
 
 
 @dataclass(frozen=True)
