@@ -20,33 +20,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
-from webauthn import (
-    base64url_to_bytes,
-    generate_authentication_options,
-    generate_registration_options,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    bytes_to_base64url,
-    options_to_json_dict,
-    parse_authentication_credential_json,
-    parse_client_data_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.structs import (
-    AuthenticationCredential,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    RegistrationCredential,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from app.auth.identifiers import normalize_email
 from app.auth.secrets import derive_key, hash_token
@@ -62,16 +39,24 @@ from app.services.timing import stall
 from app.services.users import clean_name
 from app.services.ways_in import keeps_a_way_in
 
+# py_webauthn (and the attestation parsers it loads: pyasn1, cbor2, pyOpenSSL) costs 5 MB:
+# it is imported by the methods below, when a passkey is used, not by a server that never does.
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import (
+        AuthenticationCredential,
+        PublicKeyCredentialDescriptor,
+        RegistrationCredential,
+    )
+
 log = logging.getLogger("app.passkeys")
 
 CHALLENGE_TTL = 300  # seconds: the contract's five minutes
 MAX_PASSKEYS = 20  # per account; each is listed in every sign-in's options
 DEFAULT_NAME = "Passkey"
-_TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 # What a decoy credential (options for an email without passkeys) says it travels by.
 _DECOY_TRANSPORTS = (["internal", "hybrid"], ["usb", "nfc"], ["hybrid", "internal"], ["internal"])
 
-Parsed = TypeVar("Parsed", RegistrationCredential, AuthenticationCredential)
+Parsed = TypeVar("Parsed", "RegistrationCredential", "AuthenticationCredential")
 
 
 class PasskeyService:
@@ -94,6 +79,14 @@ class PasskeyService:
 
     async def registration_options(self, user: User) -> dict[str, Any]:
         """PublicKeyCredentialCreationOptions as JSON, excluding the account's passkeys."""
+        from webauthn import generate_registration_options
+        from webauthn.helpers import options_to_json_dict
+        from webauthn.helpers.structs import (
+            AuthenticatorSelectionCriteria,
+            ResidentKeyRequirement,
+            UserVerificationRequirement,
+        )
+
         mine = await Passkey.filter(user_id=user.id).order_by("created_at")
         if len(mine) >= MAX_PASSKEYS:
             raise InvalidPayload(f"An account holds at most {MAX_PASSKEYS} passkeys.")
@@ -116,6 +109,9 @@ class PasskeyService:
         return options_to_json_dict(options)
 
     async def register(self, user: User, credential: object, name: str | None, client: ClientInfo) -> Passkey:
+        from webauthn import verify_registration_response
+        from webauthn.helpers import bytes_to_base64url, parse_registration_credential_json
+
         parsed = _parse(credential, parse_registration_credential_json)
         await self._spend(parsed, Ceremony.register, user)
         try:
@@ -129,7 +125,7 @@ class PasskeyService:
         except Exception as exc:  # noqa: BLE001 - any failure of a hostile response is a refusal
             log.info("passkey registration refused: %s", exc)
             raise InvalidPayload("The passkey could not be verified.") from None
-        transports = [t.value for t in parsed.response.transports or [] if t.value in _TRANSPORTS]
+        transports = [t.value for t in parsed.response.transports or [] if t.value in _transports()]
         try:
             async with in_transaction():
                 await one_time.lock_user(user.id)
@@ -170,6 +166,10 @@ class PasskeyService:
         an email without any (unknown or not) gets a decoy list, the same every time for that
         email, so the answer tells nothing about the account. Without one, the browser offers
         discoverable credentials."""
+        from webauthn import generate_authentication_options
+        from webauthn.helpers import options_to_json_dict
+        from webauthn.helpers.structs import UserVerificationRequirement
+
         allowed: list[PublicKeyCredentialDescriptor] = []
         user: User | None = None
         async with stall(self.settings.login_stall_time):
@@ -193,6 +193,8 @@ class PasskeyService:
 
     async def login(self, credential: object, client: ClientInfo) -> IssuedTokens:
         """A verified assertion opens a session, as any sign-in does; it satisfies MFA."""
+        from webauthn.helpers import bytes_to_base64url, parse_authentication_credential_json
+
         user: User | None = None
         async with stall(self.settings.login_stall_time):
             try:
@@ -230,6 +232,8 @@ class PasskeyService:
     def _check_assertion(self, parsed: AuthenticationCredential, passkey: Passkey, expected: WebAuthnChallenge) -> int:
         """The assertion's sign count once it is verified; the counter must have grown,
         unless the authenticator keeps none (both zero, as the spec allows)."""
+        from webauthn import verify_authentication_response
+
         if expected.user_id is not None and expected.user_id != passkey.user_id:
             # Options asked for one account's passkeys; another account's cannot answer them.
             raise InvalidCredentials()
@@ -277,6 +281,8 @@ class PasskeyService:
     def _decoy(self, address: str) -> PublicKeyCredentialDescriptor:
         """A credential id that looks like a real one (a length real authenticators use), the
         same for the same email every time and unguessable without SECRET."""
+        from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
         digest = hmac.new(self._decoy_key, address.encode(), hashlib.sha512).digest()
         length = (16, 32, 48, 64)[digest[0] % 4]
         seed = hmac.new(self._decoy_key, b"id:" + digest, hashlib.sha512).digest()
@@ -284,8 +290,17 @@ class PasskeyService:
         return PublicKeyCredentialDescriptor(id=seed[:length], transports=transports)
 
 
+def _transports() -> frozenset[str]:
+    from webauthn.helpers.structs import AuthenticatorTransport
+
+    return frozenset(t.value for t in AuthenticatorTransport)
+
+
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
-    transports = [AuthenticatorTransport(t) for t in passkey.transport_list if t in _TRANSPORTS]
+    from webauthn import base64url_to_bytes
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
+    transports = [AuthenticatorTransport(t) for t in passkey.transport_list if t in _transports()]
     return PublicKeyCredentialDescriptor(id=base64url_to_bytes(passkey.credential_id), transports=transports or None)
 
 
@@ -302,6 +317,8 @@ def _parse(credential: object, parser: Any) -> Any:
 
 
 def _challenge_of(parsed: RegistrationCredential | AuthenticationCredential) -> bytes:
+    from webauthn.helpers import parse_client_data_json
+
     try:
         challenge = parse_client_data_json(parsed.response.client_data_json).challenge
     except Exception:  # noqa: BLE001 - malformed clientDataJSON
@@ -312,6 +329,8 @@ def _challenge_of(parsed: RegistrationCredential | AuthenticationCredential) -> 
 
 
 def _hash(challenge: bytes) -> str:
+    from webauthn.helpers import bytes_to_base64url
+
     return hash_token(bytes_to_base64url(challenge))
 
 
