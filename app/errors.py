@@ -23,14 +23,9 @@ raising one of these in a resolver yields `extensions.code`; REST handlers use `
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, ClassVar
 
-from asyncpg.exceptions import (
-    InsufficientResourcesError,
-    InterfaceError,
-    OperatorInterventionError,
-    PostgresConnectionError,
-)
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 log = logging.getLogger("app.errors")
@@ -145,19 +140,33 @@ class GraphQLValidation(AppError):
 # (class 08, `ConnectionDoesNotExistError`), a server shutting down or refusing
 # connections for now (class 57) and one out of connections or disk (class 53); and
 # TimeoutError when a connection or statement outlasts DATABASE_TIMEOUT (app/config.py).
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    DBConnectionError,
-    OperationalError,
-    ConnectionError,
-    TimeoutError,
-    PostgresConnectionError,
-    OperatorInterventionError,
-    InsufficientResourcesError,
-)
+_UNAVAILABLE: tuple[type[Exception], ...] = (DBConnectionError, OperationalError, ConnectionError, TimeoutError)
 
-# Raised by the driver for a connection already closed (a rollback after the connection
-# dropped) but also for misuse: SERVICE_UNAVAILABLE when raised in an outage, else a bug.
-SECOND_FAILURES: tuple[type[Exception], ...] = (InterfaceError,)
+
+def _asyncpg() -> Any:
+    """asyncpg's exceptions module once asyncpg is loaded, else None. Only PostgreSQL loads
+    it (a SQLite server does without its 3.5 MB), and none of its errors exists before."""
+    return sys.modules.get("asyncpg.exceptions")
+
+
+def unavailable_errors() -> tuple[type[Exception], ...]:
+    """The errors of an unreachable database (asyncpg's once it is loaded)."""
+    driver = _asyncpg()
+    if driver is None:
+        return _UNAVAILABLE
+    return (
+        *_UNAVAILABLE,
+        driver.PostgresConnectionError,
+        driver.OperatorInterventionError,
+        driver.InsufficientResourcesError,
+    )
+
+
+def second_failures() -> tuple[type[Exception], ...]:
+    """Raised by the driver for a connection already closed (a rollback after the connection
+    dropped) but also for misuse: SERVICE_UNAVAILABLE when raised in an outage, else a bug."""
+    driver = _asyncpg()
+    return () if driver is None else (driver.InterfaceError,)
 
 
 def from_exception(exc: BaseException) -> AppError:
@@ -173,14 +182,15 @@ def from_exception(exc: BaseException) -> AppError:
 
 
 def _unavailable(exc: BaseException) -> bool:
-    """One of UNAVAILABLE, or raised while one was being handled: a transaction whose
+    """One of unavailable_errors(), or raised while one was being handled: a transaction whose
     connection dropped mid-statement fails again in its rollback, with asyncpg's
     `InterfaceError` ("the underlying connection is closed"), and that is what arrives."""
     cause: BaseException | None = exc
+    unavailable = unavailable_errors()
     for _ in range(5):  # a context chain is short; bounded all the same
         if cause is None:
             return False
-        if isinstance(cause, UNAVAILABLE):
+        if isinstance(cause, unavailable):
             return True
         cause = cause.__context__
     return False

@@ -16,12 +16,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import logs
 from app.config import ConfigError, Settings, cors_origins, ensure_sqlite_directory
-from app.http import graphiql, health, oauth, pages, passkey_pages
+from app.http import failures, graphiql, health, oauth, pages, passkey_pages
 from app.http import metrics as metrics_route
 from app.http import routes as rest
 from app.http.caller import Caller, unavailable
 from app.http.edge import Application, outer_middleware
-from app.http.failures import HANDLERS
 from app.http.forwarded import ClientAddress
 from app.http.middleware import BodyLimit, RateLimit
 from app.mail import Mailer
@@ -104,7 +103,7 @@ def create_app(
             *(metrics_route.routes if settings.metrics_enabled else []),
         ],
         middleware=middleware,
-        exception_handlers=HANDLERS,
+        exception_handlers=failures.handlers(settings),
         lifespan=lifespan,
         outer=outer_middleware(settings),
     )

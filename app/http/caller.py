@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from app.auth.viewer import EVERYONE, Viewer
 from app.config import Settings, parse_origin
-from app.errors import UNAVAILABLE, AppError, from_exception
+from app.errors import AppError, from_exception, unavailable_errors
 from app.http import cookies
 from app.http.responses import error_response
 from app.http.templating import STATIC_PATH
@@ -49,7 +49,7 @@ class Caller(AuthenticationBackend):
             return _ANONYMOUS
         try:
             viewer = await self.resolve(conn)
-        except UNAVAILABLE as exc:
+        except unavailable_errors() as exc:
             # No route has been chosen yet: the middleware answers it (`unavailable`).
             raise AuthenticationError("database unavailable") from exc
         if viewer is EVERYONE:

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.errors import SECOND_FAILURES, UNAVAILABLE, AppError, from_exception
+from app.config import Settings
+from app.errors import AppError, from_exception, second_failures, unavailable_errors
 from app.http.responses import error_response
 
 Failure = Callable[[Request, AppError], Response]
@@ -46,10 +47,14 @@ async def answer(request: Request, exc: Exception) -> Response:
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
-# Starlette answers `Exception` in its outermost layer and then re-raises it, so the server
-# logs the bug too; the others are answered where the route runs.
-HANDLERS: dict[Any, Handler] = {
-    AppError: answer,
-    **dict.fromkeys(UNAVAILABLE + SECOND_FAILURES, answer),
-    Exception: answer,
-}
+
+def handlers(settings: Settings) -> dict[Any, Handler]:
+    """The app's exception handlers. Starlette answers `Exception` in its outermost layer and
+    then re-raises it, so the server logs the bug too; the others are answered where the
+    route runs, the database driver's errors included."""
+    if not settings.database_url.startswith("sqlite"):
+        # Loaded now rather than with the first connection, so that its errors are among
+        # those (app/errors.py); SQLite never loads it.
+        import asyncpg  # noqa: F401
+
+    return {AppError: answer, **dict.fromkeys(unavailable_errors() + second_failures(), answer), Exception: answer}

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from tortoise import connections
 
 from app.services import revocations
 from app.services.live_sessions import LiveSessions
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("app.sessions")
 
@@ -81,6 +83,8 @@ def _heard(_connection: Any, _pid: int, _channel: str, payload: object) -> None:
 
 async def _connect() -> asyncpg.Connection:
     """A connection with the pool's own parameters (Tortoise parsed DATABASE_URL)."""
+    import asyncpg  # PostgreSQL only, where the pool has loaded it already
+
     client: Any = connections.get("default")
     extra = {k: v for k, v in dict(getattr(client, "extra", {}) or {}).items() if k in ("ssl", "timeout")}
     return await asyncpg.connect(
