@@ -12,25 +12,23 @@ autoescaped; the text part is not HTML, so it is not escaped, and that is safe o
 nothing in it comes from the request: the link is built by `app/auth/links.py` from an
 allow-listed, re-encoded URL, and the rest are settings.
 
-Every template is rendered once at start-up, so a broken override stops the server instead
-of failing later, unseen, in the mail queue.
+With EMAIL_TEMPLATES_PATH, every template is rendered once at start-up, so a broken override
+stops the server instead of failing later, unseen, in the mail queue. Without it Jinja2 is
+loaded with the first mail: the built-ins are rendered by the tests, and a server that sends
+no mail keeps the memory.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    TemplateError,
-    select_autoescape,
-)
+from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.mail import Mail
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 BUILT_IN = Path(__file__).resolve().parent / "templates" / "mail"
 
@@ -48,17 +46,23 @@ KINDS: dict[str, dict[str, str]] = {
 
 class MailTemplates:
     def __init__(self, settings: Settings) -> None:
-        folders = [settings.email_templates_path] if settings.email_templates_path else []
-        self.environment = Environment(
-            loader=ChoiceLoader([FileSystemLoader(folder) for folder in [*folders, BUILT_IN]]),
+        self.folders = [settings.email_templates_path] if settings.email_templates_path else []
+        self.common = {"product": settings.mfa_issuer, "public_url": settings.public_url}
+        if self.folders:
+            self._check(settings.public_url)
+
+    @cached_property
+    def environment(self) -> Environment:
+        from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+        return Environment(
+            loader=ChoiceLoader([FileSystemLoader(folder) for folder in [*self.folders, BUILT_IN]]),
             # HTML escaped; `.txt` not (it is not HTML, and gets nothing from the request).
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
             undefined=StrictUndefined,  # a misspelt variable in an override fails at start-up
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.common = {"product": settings.mfa_issuer, "public_url": settings.public_url}
-        self._check(settings.public_url)
 
     def render(self, kind: str, to: str, *, link: str, expires_in: float | None = None, **values: str) -> Mail:
         """The mail of `kind` to `to`: `link` is its one action, `expires_in` (seconds) its
@@ -72,6 +76,8 @@ class MailTemplates:
         return Mail(to, subject, text.strip() + "\n", html)
 
     def _check(self, public_url: str) -> None:
+        from jinja2 import TemplateError
+
         for kind, values in KINDS.items():
             try:
                 link = f"{public_url}/?token=check"

@@ -15,17 +15,18 @@ import posixpath
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from app.config import Settings
 from app.errors import AppError, InternalServerError
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
 
 _APP = Path(__file__).resolve().parents[1]
 TEMPLATES = _APP / "templates" / "pages"
@@ -84,7 +85,11 @@ class ShownError:
 
 @cache
 def templates(override: Path | None) -> Jinja2Templates:
-    """The templates: the override folder's files first, then the built-in ones."""
+    """The templates: the override folder's files first, then the built-in ones. Built with
+    the first page shown: Jinja2 is memory that a server used through GraphQL only keeps."""
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(TEMPLATES)]
     if override is not None:
         loaders.insert(0, jinja2.FileSystemLoader(override))

@@ -82,7 +82,7 @@ class Services:
             registry.register(EmailProvider(passwords))
         mailer = mailer or mailer_for(settings)
         mail_queue = MailQueue(mailer)
-        templates = MailTemplates(settings)  # checked now: a broken override stops start-up
+        templates = MailTemplates(settings)  # an override is checked now: a broken one stops start-up
         pool = redis_pool(settings)
         counters = storage_for(settings, pool)
         phone_codes = PhoneCodes(settings, sms or sms_sender_for(settings), counters)
