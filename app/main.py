@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -29,6 +29,9 @@ from app.schema.context import GraphQLView
 from app.schema.relay import build_relay_schema
 from app.services.container import Services
 from app.sms import SmsSender
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def create_app(

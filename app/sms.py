@@ -7,12 +7,13 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from app.config import Settings
 from app.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("app.sms")
 
@@ -51,6 +52,8 @@ class TwilioSms:
         self.transport = transport
 
     async def send(self, to: str, body: str) -> None:
+        import httpx  # with the first text: a server that makes no outbound call does without its 2 MB
+
         try:
             async with httpx.AsyncClient(transport=self.transport, timeout=10) as client:
                 response = await client.post(

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
 from passlib.context import CryptContext
 
 from app import metrics
@@ -20,6 +19,9 @@ from app.auth.password_policy import PasswordPolicy, user_inputs
 from app.auth.secrets import new_token
 from app.config import Settings
 from app.errors import InvalidPayload
+
+if TYPE_CHECKING:
+    import httpx
 
 BCRYPT_MAX_BYTES = 72
 T = TypeVar("T")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
 from limits.aio.storage import Storage
 
 from app.auth.devices import DeviceCookies
@@ -38,6 +37,7 @@ from app.sms import SmsSender, sms_sender_for
 
 if TYPE_CHECKING:
     import coredis  # with Redis only (app/auth/throttle.py)
+    import httpx
 
 
 @dataclass(frozen=True)

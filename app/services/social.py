@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from cryptography.fernet import InvalidToken as BadFlowCookie
 from tortoise.exceptions import IntegrityError
 
@@ -33,6 +33,9 @@ from app.services.reclaim import hand_over
 from app.services.revocations import in_transaction
 from app.services.sessions import IssuedTokens, SessionService
 from app.services.ways_in import keeps_a_way_in
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("app.social")
 
