@@ -139,6 +139,7 @@ async def measure_server(port: int, seconds: float, rows: list[Row], bare: Resul
     tokens = await sign_in(port)
     rows.append(Row("RSS idle, MB", value=f"{server.rss:.0f}", target="≤ 90", met=server.rss <= 90))
     me = Load(ME, token=tokens["access_token"], expect=ADMIN[0])
+    await run(port, me, connections=CONNECTIONS, seconds=1)  # warm-up: first connections, caches
     alone = await server.load(me, connections=CONNECTIONS, seconds=seconds)
     ratio = alone.rate / bare.rate if bare and bare.rate else float("nan")
     rows.append(Row(f"`{ME}`, valid token, c={CONNECTIONS}", alone, f"{ratio:.0%} of bare", "≥ 55%", ratio >= 0.55))
@@ -167,13 +168,19 @@ async def measure_server(port: int, seconds: float, rows: list[Row], bare: Resul
     rows.append(Row("`auth_login`, c=16", many, f"{ratio:.0%} of {HASH_THREADS} thread(s) ÷ one verify",
                     "≥ 90%", ratio >= 0.9))  # fmt: skip
 
-    storm, during = await asyncio.gather(
-        run(port, login, connections=8, seconds=seconds), run(port, me, connections=CONNECTIONS, seconds=seconds)
-    )
-    rows.append(Row("`auth_login` storm, c=8", storm))
-    ratio = during.p99 / alone.p99
-    rows.append(Row(f"`users_me` during the storm, c={CONNECTIONS}", during, f"p99 {ratio:.1f}× alone", "≤ 3×",
-                    ratio <= 3))  # fmt: skip
+    # A p99 is a few dozen requests: one hiccup of the shared cores moves it. So the storm runs
+    # three times, each right after a users_me run of its own, and the middle ratio counts.
+    pairs = []
+    for _ in range(3):
+        before = await run(port, me, connections=CONNECTIONS, seconds=seconds)
+        storm, during = await asyncio.gather(
+            run(port, login, connections=8, seconds=seconds), run(port, me, connections=CONNECTIONS, seconds=seconds)
+        )
+        pairs.append((during.p99 / before.p99, before, storm, during))
+    ratio, before, storm, during = sorted(pairs, key=lambda pair: pair[0])[1]
+    rows.append(Row("`auth_login` storm, c=8 (the middle of three)", storm))
+    rows.append(Row(f"`users_me` during the storm, c={CONNECTIONS}", during,
+                    f"p99 {ratio:.1f}× alone ({before.p99:.1f} ms just before)", "≤ 3×", ratio <= 3))  # fmt: skip
     rows.append(Row("RSS after the runs, MB", value=f"{server.rss:.0f}", target="≤ 150", met=server.rss <= 150))
 
 
@@ -206,6 +213,7 @@ async def measure(seconds: float, database_url: str | None, growth: bool) -> dic
     rows: list[Row] = []
     baseline = Server("bench.baseline:app", {})
     try:
+        await run(baseline.port, Load("{ hello }", expect="world"), connections=CONNECTIONS, seconds=1)  # warm-up
         bare = await baseline.load(Load("{ hello }", expect="world"), connections=CONNECTIONS, seconds=seconds)
         rows.append(Row(f"bare Strawberry `{{ hello }}`, c={CONNECTIONS} (the ceiling)", bare, "100%"))
         rows.append(Row("bare RSS, MB", value=f"{baseline.rss:.0f}"))
