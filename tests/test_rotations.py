@@ -9,10 +9,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+import pytest
+
 from app.auth.secrets import hash_token
+from app.auth.tokens import RefreshTokens
 from app.models import Session
 from app.models.session import Advance
-from tests.conftest import Api, codes
+from tests.conftest import DATABASE_URL, ON_POSTGRES, Api, codes
 from tests.test_refresh_and_logout import refresh
 
 ME = "{ users_me { id email } }"
@@ -54,7 +58,7 @@ async def test_one_write_moves_only_the_sessions_that_may_move(api: Api) -> None
     sessions = (live, moved_on, revoked, expired)
     moves = [Advance(str(s.id), 1, hash_token(f"next-{s.id}"), moment, later) for s in sessions]
 
-    assert await Session.advance_many(moves) == {str(live.id)}
+    assert await Session.advance_many(moves) == ({str(live.id)}, set())
 
     rows = {str(s.id): s for s in await Session.all()}
     assert rows[str(live.id)].generation == 1
@@ -63,7 +67,7 @@ async def test_one_write_moves_only_the_sessions_that_may_move(api: Api) -> None
     for untouched in (moved_on, revoked, expired):
         row = rows[str(untouched.id)]
         assert row.refresh_hash == untouched.refresh_hash and row.rotated_at is None
-    assert await Session.advance_many([]) == set()
+    assert await Session.advance_many([]) == (set(), set())
 
 
 async def test_the_same_token_twice_in_one_burst_gets_one_successor(api: Api) -> None:
@@ -87,3 +91,35 @@ async def test_a_revoked_session_in_a_burst_is_refused_and_the_others_move(api: 
     assert codes(answers[1]) == ["INVALID_TOKEN"]
     assert "errors" not in answers[0] and "errors" not in answers[2]
     assert sorted(s.generation for s in await Session.all()) == [0, 1, 1]
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="row locks: set TEST_DATABASE_URL=postgres://... to run")
+async def test_a_session_row_held_elsewhere_delays_only_its_own_refresh(app_with: Any) -> None:
+    """A group write skips a row another transaction holds (it would otherwise wait with every
+    refresh in it, and could deadlock with a writer locking the same rows in another order);
+    that session is written on its own, waiting for its row as one refresh always did."""
+    async with app_with(DATABASE_TIMEOUT="2s") as api:
+        await api.signup()
+        held, free = [await api.login() for _ in range(2)]
+        holder = await asyncpg.connect(DATABASE_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            await holder.execute("BEGIN")
+            await holder.execute(
+                "UPDATE sessions SET last_used_at = now() WHERE id = $1",
+                RefreshTokens.session_id_of(held["refresh_token"]),
+            )
+            of_held = asyncio.create_task(refresh(api, held["refresh_token"]))
+            # Answered while the other row is still held (the bound only keeps a regression
+            # from hanging the suite).
+            of_free = await asyncio.wait_for(refresh(api, free["refresh_token"]), timeout=30)
+            assert "errors" not in of_free, of_free
+            assert not of_held.done()
+            # The held row outlasts DATABASE_TIMEOUT: its own refresh fails, and only it.
+            assert codes(await of_held) == ["SERVICE_UNAVAILABLE"]
+        finally:
+            await holder.execute("ROLLBACK")
+            await holder.close()
+        # Nothing moved for the held session: its token is still current.
+        again = await refresh(api, held["refresh_token"])
+        assert "errors" not in again, again
+        assert sorted(s.generation for s in await Session.all()) == [1, 1]

@@ -102,26 +102,42 @@ class Session(Model):
         return session
 
     @classmethod
-    async def advance_many(cls, moves: Sequence[Advance]) -> set[str]:
+    async def advance_many(cls, moves: Sequence[Advance]) -> tuple[set[str], set[str]]:
         """Move each live session from `generation - 1` to `generation`, in one statement (and
-        one commit): the ids of the sessions that moved. Optimistic concurrency: of two racing
-        refreshes, one moves it; a session that had already moved, or was revoked or expired
-        meanwhile, does not, and never holds back another. The ids must be distinct."""
+        one commit). Optimistic concurrency: of two racing refreshes, one moves it; a session
+        that had already moved, or was revoked or expired meanwhile, does not, and never holds
+        back another. The ids must be distinct.
+
+        (moved, busy): the ids that moved, and on PostgreSQL those whose rows another
+        transaction held, which the statement skipped instead of waiting for (a group write
+        that waited would hold every other refresh in it, and could deadlock with a writer
+        locking the same rows in another order): `advance_one` writes each of them."""
         connection = connections.get("default")
         if connection.capabilities.dialect == "postgres":
-            columns = list(zip(*moves, strict=True)) if moves else [()] * 5
-            rows = await connection.execute_query_dict(_ADVANCE_MANY_POSTGRES, [list(column) for column in columns])
-        else:
-            # SQLite has no arrays: the moves travel as one JSON parameter, with datetimes in
-            # the text form sqlite3 stores them in.
-            payload = json.dumps(
-                [
-                    [m.session_id, m.generation, m.refresh_hash, m.now.isoformat(" "), m.expires_at.isoformat(" ")]
-                    for m in moves
-                ]  # fmt: skip
-            )
-            rows = await connection.execute_query_dict(_ADVANCE_MANY_SQLITE, [payload])
-        return {str(row["id"]) for row in rows}
+            rows = await connection.execute_query_dict(_ADVANCE_MANY_POSTGRES, _arrays(moves))
+            moved = {str(row["id"]) for row in rows if row["moved"]}
+            return moved, {str(row["id"]) for row in rows if row["busy"]}
+        # SQLite has no arrays: the moves travel as one JSON parameter, with datetimes in the
+        # text form sqlite3 stores them in. It locks the whole file, never rows.
+        payload = json.dumps(
+            [
+                [m.session_id, m.generation, m.refresh_hash, m.now.isoformat(" "), m.expires_at.isoformat(" ")]
+                for m in moves
+            ]  # fmt: skip
+        )
+        rows = await connection.execute_query_dict(_ADVANCE_MANY_SQLITE, [payload])
+        return {str(row["id"]) for row in rows}, set()
+
+    @classmethod
+    async def advance_one(cls, move: Advance) -> bool:
+        """One session's move, waiting for its row like any single-row UPDATE (it locks one
+        row, so it cannot deadlock): for the sessions a group write found busy."""
+        connection = connections.get("default")
+        if connection.capabilities.dialect != "postgres":
+            moved, _ = await cls.advance_many([move])
+            return bool(moved)
+        rows = await connection.execute_query_dict(_ADVANCE_ONE_POSTGRES, _arrays([move]))
+        return bool(rows)
 
     @classmethod
     async def touch(cls, session_id: str, now: datetime) -> None:
@@ -143,22 +159,38 @@ _WITH_USER_SQL = (
     + ", ".join(f"s.{name} AS s__{name}" for name in _SESSION_COLUMNS)
     + " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = {}"
 )
-_ADVANCE_MANY_POSTGRES = (
-    "UPDATE sessions AS s SET generation = m.generation, refresh_hash = m.refresh_hash, rotated_at = m.now, "
-    "last_used_at = m.now, expires_at = m.expires_at "
-    "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
-    "AS m(id, generation, refresh_hash, now, expires_at) "
-    "WHERE s.id = m.id AND s.generation = m.generation - 1 AND s.revoked_at IS NULL AND s.expires_at > m.now "
-    "RETURNING s.id"
+_MOVES = (
+    "SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
+    "AS m(id, generation, refresh_hash, now, expires_at)"
 )
+_MOVE = (
+    "UPDATE sessions AS s SET generation = m.generation, refresh_hash = m.refresh_hash, rotated_at = m.now, "
+    "last_used_at = m.now, expires_at = m.expires_at FROM m "
+    "WHERE s.id = m.id AND s.generation = m.generation - 1 AND s.revoked_at IS NULL AND s.expires_at > m.now"
+)
+# The rows are locked first, skipping those another transaction holds; only locked rows move.
+# Constant fragments: every value is a parameter.
+_ADVANCE_MANY_POSTGRES = (
+    f"WITH m AS ({_MOVES}), "  # noqa: S608
+    "free AS MATERIALIZED (SELECT id FROM sessions WHERE id IN (SELECT id FROM m) FOR UPDATE SKIP LOCKED), "
+    f"moved AS ({_MOVE} AND s.id IN (SELECT id FROM free) RETURNING s.id) "
+    "SELECT m.id, m.id IN (SELECT id FROM moved) AS moved, m.id NOT IN (SELECT id FROM free) AS busy FROM m"
+)
+_ADVANCE_ONE_POSTGRES = f"WITH m AS ({_MOVES}) {_MOVE} RETURNING s.id"
 _ADVANCE_MANY_SQLITE = (
-    "UPDATE sessions SET generation = m.value ->> 1, refresh_hash = m.value ->> 2, rotated_at = m.value ->> 3, "
-    "last_used_at = m.value ->> 3, expires_at = m.value ->> 4 "
+    "UPDATE sessions SET generation = json_extract(m.value, '$[1]'), refresh_hash = json_extract(m.value, '$[2]'), "
+    "rotated_at = json_extract(m.value, '$[3]'), last_used_at = json_extract(m.value, '$[3]'), "
+    "expires_at = json_extract(m.value, '$[4]') "
     "FROM json_each(?) AS m "
-    "WHERE sessions.id = m.value ->> 0 AND sessions.generation = (m.value ->> 1) - 1 "
-    "AND sessions.revoked_at IS NULL AND sessions.expires_at > m.value ->> 3 "
+    "WHERE sessions.id = json_extract(m.value, '$[0]') AND sessions.generation = json_extract(m.value, '$[1]') - 1 "
+    "AND sessions.revoked_at IS NULL AND sessions.expires_at > json_extract(m.value, '$[3]') "
     "RETURNING sessions.id"
 )
+
+
+def _arrays(moves: Sequence[Advance]) -> list[list[Any]]:
+    """The moves as the five arrays `_MOVES` unnests, one per field."""
+    return [[move[field] for move in moves] for field in range(len(Advance._fields))]
 
 
 def _placeholders(connection: Any, count: int) -> list[str]:

@@ -5,6 +5,11 @@ A refresh's answer waits for its own write to commit, as before; what changes is
 one write is in flight, the refreshes arriving meanwhile queue up and go in the next one.
 Nothing waits on a timer, so a lone refresh costs what it did. Under load, SQLite pays one
 fsync and PostgreSQL one round trip for many refreshes instead of one each.
+
+A group write never waits for a row another transaction holds (PostgreSQL): it skips it, and
+that session is written on its own, beside the group, waiting for its row as one refresh's
+UPDATE always did. So one held row delays only its own refresh, and a group write, which
+locks many rows, cannot deadlock with a writer locking them in another order.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ class Rotations:
     def __init__(self) -> None:
         self._queue: list[tuple[Advance, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._alone: set[asyncio.Task[None]] = set()
 
     async def advance(self, move: Advance) -> bool:
         """`Session.advance`, in the next group write: False when the session had already
@@ -38,7 +44,7 @@ class Rotations:
             while self._queue:
                 batch = self._next_batch()
                 try:
-                    moved = await Session.advance_many([move for move, _ in batch])
+                    moved, busy = await Session.advance_many([move for move, _ in batch])
                 except Exception as error:  # every waiter of this write gets its failure
                     for _, waiter in batch:
                         if not waiter.done():
@@ -50,10 +56,28 @@ class Rotations:
                     self._queue = []
                     raise
                 for move, waiter in batch:
-                    if not waiter.done():  # a cancelled request no longer waits
+                    if move.session_id in busy:
+                        task = asyncio.create_task(self._write_alone(move, waiter))
+                        self._alone.add(task)  # held until done: the loop keeps weak references
+                        task.add_done_callback(self._alone.discard)
+                    elif not waiter.done():  # a cancelled request no longer waits
                         waiter.set_result(move.session_id in moved)
         finally:
             self._writer = None
+
+    @staticmethod
+    async def _write_alone(move: Advance, waiter: asyncio.Future[bool]) -> None:
+        try:
+            moved = await Session.advance_one(move)
+        except Exception as error:
+            if not waiter.done():
+                waiter.set_exception(error)
+            return
+        except BaseException:
+            waiter.cancel()
+            raise
+        if not waiter.done():
+            waiter.set_result(moved)
 
     def _next_batch(self) -> list[tuple[Advance, asyncio.Future[bool]]]:
         """Up to MAX_BATCH queued moves, one per session: a second refresh of the same session
