@@ -16,6 +16,7 @@ from app.auth.secrets import hash_token
 from app.auth.tokens import RefreshTokens
 from app.models import Session
 from app.models.session import Advance
+from app.services.revocations import in_transaction
 from tests.conftest import DATABASE_URL, ON_POSTGRES, Api, codes
 from tests.test_refresh_and_logout import refresh
 
@@ -123,3 +124,37 @@ async def test_a_session_row_held_elsewhere_delays_only_its_own_refresh(app_with
         again = await refresh(api, held["refresh_token"])
         assert "errors" not in again, again
         assert sorted(s.generation for s in await Session.all()) == [1, 1]
+
+
+class _Undo(Exception):
+    pass
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite's one connection waits for the transaction to end")
+async def test_a_refresh_inside_a_transaction_takes_no_other_refresh_into_it(api: Api) -> None:
+    """A move made inside a caller's transaction belongs to it and rolls back with it; the
+    group writer never starts there, or other clients' refreshes would be written on that
+    transaction's connection and rolled back with it after they were answered."""
+    await api.signup()
+    mine, theirs = [(await api.login())["refresh_token"] for _ in range(2)]
+    go = asyncio.Event()
+
+    async def their_refresh() -> dict[str, Any]:
+        await go.wait()
+        return await refresh(api, theirs)
+
+    other = asyncio.create_task(their_refresh())  # outside the transaction
+    with pytest.raises(_Undo):
+        async with in_transaction():
+            rotating = asyncio.create_task(api.services.sessions.rotate(mine))
+            await asyncio.sleep(0)
+            go.set()
+            answer = await other
+            assert (await rotating).refresh_token != mine
+            raise _Undo
+    assert "errors" not in answer, answer
+    successor = answer["data"]["auth_refresh"]["refresh_token"]
+    # Their answer was committed: its successor is the current token.
+    assert "errors" not in await refresh(api, successor)
+    # Mine rolled back: my old token is still the current one.
+    assert "errors" not in await refresh(api, mine)

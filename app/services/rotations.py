@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 
+from tortoise import connections
+from tortoise.backends.base.client import TransactionalDBClient
+
 from app.models.session import Advance, Session
 
 # A bound on one statement's size; more wait for the next write.
@@ -31,11 +34,13 @@ class Rotations:
     async def advance(self, move: Advance) -> bool:
         """`Session.advance`, in the next group write: False when the session had already
         moved, or was revoked or expired meanwhile."""
+        if isinstance(connections.get("default"), TransactionalDBClient):
+            # Inside a transaction the move belongs to it (and rolls back with it); the group
+            # writer, which inherits its first caller's context, must never see one.
+            return await Session.advance_one(move)
         moved: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((move, moved))
         if self._writer is None:
-            # Refreshes never run inside a transaction, so the writer (which inherits this
-            # caller's context) writes on the shared connection, not in someone's transaction.
             self._writer = asyncio.create_task(self._write_all())
         return await moved
 
