@@ -32,7 +32,7 @@ class Rotations:
         self._alone: set[asyncio.Task[None]] = set()
 
     async def advance(self, move: Advance) -> bool:
-        """`Session.advance`, in the next group write: False when the session had already
+        """A session's move, in the next group write: False when the session had already
         moved, or was revoked or expired meanwhile."""
         if isinstance(connections.get("default"), TransactionalDBClient):
             # Inside a transaction the move belongs to it (and rolls back with it); the group
