@@ -86,6 +86,38 @@ async def test_a_refresh_token_replayed_on_another_instance(
     fault_figures["requests sent"] += 8
 
 
+async def test_refreshes_racing_on_both_instances_get_one_successor_per_session(
+    instances: tuple[Served, Served], fault_figures: Counter[str]
+) -> None:
+    """Each instance writes the refreshes it receives in groups; the same token presented at
+    once on both (and several times on each) still moves its session once, and every answer
+    carries that one successor."""
+    domain = fresh_domain()
+    firsts = []
+    for n in range(4):
+        async with behind_balancer(instances[0], next(_addresses)) as on_a:
+            assert (await create_user(on_a, f"user{n}@{domain}")).ok
+            firsts.append(tokens(await sign_in(on_a, f"user{n}@{domain}"))["refresh_token"])
+
+    async def present(server: Served, token: str) -> Answer:
+        async with behind_balancer(server, next(_addresses)) as http:  # an address each: no rate limit
+            return await refresh(http, token)
+
+    presented = [(first, server) for first in firsts for server in instances * 3]
+    answers = await asyncio.gather(*(present(server, first) for first, server in presented))
+    assert all(answer.ok for answer in answers), [(a.status, a.code) for a in answers if not a.ok]
+    successors: dict[str, set[str]] = {}
+    for (first, _), answer in zip(presented, answers, strict=True):
+        successors.setdefault(first, set()).add(tokens(answer)["refresh_token"])
+    assert all(len(each) == 1 for each in successors.values()), successors
+    # Each one successor is its session's current token, on either instance.
+    again = await asyncio.gather(
+        *(present(instances[n % 2], next(iter(each))) for n, each in enumerate(successors.values()))
+    )
+    assert all(answer.ok for answer in again)
+    fault_figures["requests sent"] += 8 + len(presented) + len(again)
+
+
 async def test_rate_limits_count_once_across_instances(
     instances: tuple[Served, Served], fault_figures: Counter[str]
 ) -> None:
