@@ -124,13 +124,9 @@
     return false;
   }
 
-  // --- /auth/pages/passkey-login --------------------------------------------------------
-
-  var LOGIN_OPTIONS = "mutation($email: String) { auth_passkey_login_options(email: $email) }";
-  var LOGIN = "mutation($credential: JSON!) { auth_passkey_login(credential: $credential, mode: session) { expires } }";
-
-  function loginPage(form) {
-    var problem = document.getElementById("problem");
+  // A passkey ceremony behind a form's submit: one at a time (the button waits for it), and
+  // its failure explained (`failed` may act on it first).
+  function onCeremony(form, problem, run, failed) {
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       show(problem, "");
@@ -138,22 +134,35 @@
       var button = form.querySelector("button");
       button.disabled = true;
       try {
-        var email = form.elements.email.value.trim();
-        var data = await graphql(form.dataset.graphql, LOGIN_OPTIONS, { email: email || null });
-        var options = requestOptions(data.auth_passkey_login_options);
-        var credential = await navigator.credentials.get({ publicKey: options });
-        await graphql(form.dataset.graphql, LOGIN, { credential: credentialJSON(credential) });
-        if (form.dataset.redirect) {
-          window.location.assign(form.dataset.redirect);
-          return;
-        }
-        form.hidden = true;
-        document.getElementById("done").hidden = false;
+        await run();
       } catch (error) {
+        if (failed) failed(error);
         explain(problem, error);
       } finally {
         button.disabled = false;
       }
+    });
+  }
+
+  // --- /auth/pages/passkey-login --------------------------------------------------------
+
+  var LOGIN_OPTIONS = "mutation($email: String) { auth_passkey_login_options(email: $email) }";
+  var LOGIN = "mutation($credential: JSON!) { auth_passkey_login(credential: $credential, mode: session) { expires } }";
+
+  function loginPage(form) {
+    var problem = document.getElementById("problem");
+    onCeremony(form, problem, async function () {
+      var email = form.elements.email.value.trim();
+      var data = await graphql(form.dataset.graphql, LOGIN_OPTIONS, { email: email || null });
+      var options = requestOptions(data.auth_passkey_login_options);
+      var credential = await navigator.credentials.get({ publicKey: options });
+      await graphql(form.dataset.graphql, LOGIN, { credential: credentialJSON(credential) });
+      if (form.dataset.redirect) {
+        window.location.assign(form.dataset.redirect);
+        return;
+      }
+      form.hidden = true;
+      document.getElementById("done").hidden = false;
     });
   }
 
@@ -212,31 +221,21 @@
       document.getElementById("empty").hidden = data.users_me_passkeys.length > 0;
     }
 
-    form.addEventListener("submit", async function (event) {
-      event.preventDefault();
-      show(problem, "");
-      if (!supported(problem)) return;
-      var button = form.querySelector("button");
-      button.disabled = true;
-      try {
-        var password = form.elements.password.value;
-        var data = await graphql(url, REGISTER_OPTIONS, { password: password || null });
-        var options = creationOptions(data.users_me_passkey_register_options);
-        var credential = await navigator.credentials.create({ publicKey: options });
-        var name = form.elements.name.value.trim();
-        await graphql(url, REGISTER, { credential: credentialJSON(credential), name: name || null });
-        form.reset();
-        confirm.hidden = true;
-        await refresh();
-      } catch (error) {
-        if (error instanceof Failure && error.code === "FORBIDDEN") {
-          // Not a recent enough sign-in: ask for the password (or a new sign-in).
-          confirm.hidden = false;
-          form.elements.password.focus();
-        }
-        explain(problem, error);
-      } finally {
-        button.disabled = false;
+    onCeremony(form, problem, async function () {
+      var password = form.elements.password.value;
+      var data = await graphql(url, REGISTER_OPTIONS, { password: password || null });
+      var options = creationOptions(data.users_me_passkey_register_options);
+      var credential = await navigator.credentials.create({ publicKey: options });
+      var name = form.elements.name.value.trim();
+      await graphql(url, REGISTER, { credential: credentialJSON(credential), name: name || null });
+      form.reset();
+      confirm.hidden = true;
+      await refresh();
+    }, function (error) {
+      if (error instanceof Failure && error.code === "FORBIDDEN") {
+        // Not a recent enough sign-in: ask for the password (or a new sign-in).
+        confirm.hidden = false;
+        form.elements.password.focus();
       }
     });
 
