@@ -1,5 +1,5 @@
 """Errors become answers here, once per transport: Starlette's exception handlers (app/main.py
-installs HANDLERS) map every failure of a route with `app.errors.from_exception`, then
+installs `handlers(settings)`) map every failure of a route with `app.errors.from_exception`, then
 answer it the way its route family speaks:
 
 - REST twins, and the GraphQL endpoints before a document runs: the contract's JSON error
